@@ -1,0 +1,188 @@
+"""The ``sslax`` command line: a thin shell over the library (parse, build config, call, save).
+
+    sslax train [--preset NAME] [--FIELD VALUE ...] [--seed N] [--data-seed N] [--out DIR]
+    sslax evaluate RUN_DIR
+
+Every config field is a flag, derived from the config dataclasses by tyro (``sslax train
+--help`` lists them with units). ``--preset`` picks the starting values that the flags then
+override.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import tyro
+
+from sslax.config import Config, ConfigError
+from sslax.presets import PRESETS
+
+USAGE = """usage: sslax {train,evaluate} ...
+
+  sslax train [--preset NAME] [--FIELD VALUE ...]   train one network and save a run directory
+  sslax evaluate RUN_DIR                            re-evaluate a saved run
+
+`sslax train --help` lists every config field. Presets: """ + ", ".join(PRESETS)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainArgs:
+    """Train one spiking network on the IPD task and save a run directory with figures."""
+
+    config: Annotated[Config, tyro.conf.arg(name="")]
+    seed: int = 0
+    """network seed: initial weights and the order of samples in each epoch."""
+    data_seed: int = 0
+    """data seed: training, validation and test sets."""
+    out: Path | None = None
+    """run directory to create (must not exist); default runs/<preset>-<time>."""
+    figures: bool = True
+    """write PNG figures into RUN_DIR/figures."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateArgs:
+    """Re-evaluate a saved run's best parameters on its regenerated train and test sets."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """a directory written by `sslax train`."""
+
+
+def _pop_preset(args: list[str]) -> tuple[str, list[str]]:
+    """Take ``--preset NAME`` (or ``--preset=NAME``) out of ``args``."""
+    for i, arg in enumerate(args):
+        if arg == "--preset":
+            if i + 1 >= len(args):
+                raise ConfigError("--preset needs a name: " + ", ".join(PRESETS))
+            return args[i + 1], args[:i] + args[i + 2:]
+        if arg.startswith("--preset="):
+            return arg.split("=", 1)[1], args[:i] + args[i + 1:]
+    return "quickstart", args
+
+
+def train_command(args: list[str]) -> int:
+    preset, args = _pop_preset(args)
+    if preset not in PRESETS:
+        raise ConfigError(f"--preset = {preset!r} is not allowed: choose one of "
+                          + ", ".join(PRESETS))
+    parsed = tyro.cli(TrainArgs, args=args, prog="sslax train",
+                      default=TrainArgs(config=PRESETS[preset]),
+                      config=(tyro.conf.OmitArgPrefixes,))
+    config = parsed.config.validate()
+
+    from sslax.plotting import save_figures
+    from sslax.rundir import check_new_run_dir, save_run
+    from sslax.training import _check_seed, fit
+
+    _check_seed("seed", parsed.seed)
+    _check_seed("data_seed", parsed.data_seed)
+    out = parsed.out or Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_new_run_dir(out)  # before compiling anything
+
+    print(f"sslax train: preset {preset}, {config.network.n_hidden} hidden, "
+          f"tau_hidden {1e3 * config.network.tau_hidden:g} ms, "
+          f"{config.training.n_train} training samples, up to {config.training.n_epochs} "
+          f"epochs, seed {parsed.seed}, data seed {parsed.data_seed}")
+    start = time.perf_counter()
+    with _EpochBar(config.training.n_epochs) as bar:
+        run = fit(config, parsed.seed, parsed.data_seed, on_epoch=bar.update)
+    seconds = time.perf_counter() - start
+    path = save_run(run, out, extra={"wall_time_s": round(seconds, 2)},
+                    figures=save_figures if parsed.figures else None)
+    print(_summary(run, seconds, path))
+    return 0
+
+
+def evaluate_command(args: list[str]) -> int:
+    parsed = tyro.cli(EvaluateArgs, args=args, prog="sslax evaluate")
+    from sslax.rundir import evaluation_summary, load_run
+    from sslax.training import evaluate_run
+
+    saved = load_run(parsed.run_dir)
+    train_eval, test_eval = evaluate_run(saved.config, saved.best_params, saved.data_seed)
+    print(f"sslax evaluate: {saved.path} (seed {saved.seed}, data seed {saved.data_seed})")
+    print(_table({"train": train_eval.summary(), "test": test_eval.summary()}))
+    mismatched = [
+        f"{split}.{name}: saved {saved.metrics[split][name]!r}, now {value!r}"
+        for split, ev in (("train", train_eval), ("test", test_eval))
+        for name, value in evaluation_summary(ev).items()
+        if saved.metrics.get(split, {}).get(name) != value
+    ]
+    if mismatched:
+        print("differs from the saved metrics:\n  " + "\n  ".join(mismatched))
+        return 1
+    print("identical to the saved metrics.")
+    return 0
+
+
+class _EpochBar:
+    """A tqdm bar advanced by the compiled program's per-epoch report."""
+
+    def __init__(self, n_epochs: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=n_epochs, desc="epochs (first includes compile)", unit="epoch",
+                        dynamic_ncols=True)
+
+    def __enter__(self) -> _EpochBar:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.close()
+
+    def update(self, epoch: int, metrics: Any) -> None:
+        if metrics is None:  # skipped after early stopping
+            self.bar.set_description("epochs (stopped early)")
+        else:
+            postfix = {"loss": f"{float(metrics.train_loss):.3f}",
+                       "acc": f"{100 * float(metrics.train_accuracy):.1f}%"}
+            if metrics.valid_loss == metrics.valid_loss:  # not NaN
+                postfix["val_loss"] = f"{float(metrics.valid_loss):.3f}"
+                postfix["val_acc"] = f"{100 * float(metrics.valid_accuracy):.1f}%"
+            self.bar.set_postfix(postfix)
+        self.bar.update(1)
+
+
+def _table(rows: dict[str, dict[str, float]]) -> str:
+    lines = [f"{'':8}{'accuracy':>10}{'MAE-A':>9}{'MAE-B':>9}{'loss':>8}{'rate':>10}"]
+    for name, m in rows.items():
+        lines.append(f"{name:8}{100 * m['accuracy']:9.1f}%{m['mae_a_deg']:8.2f}°"
+                     f"{m['mae_b_deg']:8.2f}°{m['loss']:8.3f}"
+                     f"{m['mean_firing_rate_hz']:7.1f} Hz")
+    return "\n".join(lines)
+
+
+def _summary(run: Any, seconds: float, path: Path) -> str:
+    r = run.result
+    return "\n".join([
+        f"trained {int(r.n_epochs_run)} epochs in {seconds:.1f} s (compile included); "
+        f"best epoch {int(r.best_epoch) + 1}",
+        _table({"train": run.train_eval.summary(), "test": run.test_eval.summary()}),
+        "MAE-A: |true IPD - predicted class midpoint|; MAE-B: |true - predicted class "
+        "midpoints|; rate: mean hidden firing rate.",
+        f"saved to {path}/ (config.json, params_*.msgpack, metrics.json, history.csv"
+        + (", figures/)" if (path / "figures").exists() else ")"),
+    ])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands = {"train": train_command, "evaluate": evaluate_command}
+    if not args or args[0] in ("-h", "--help") or args[0] not in commands:
+        print(USAGE, file=sys.stderr if args and args[0] not in ("-h", "--help") else
+              sys.stdout)
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    try:
+        return commands[args[0]](args[1:])
+    except (ConfigError, FileExistsError, FileNotFoundError) as error:
+        print(f"sslax {args[0]}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,409 @@
+"""Frozen, validated configuration dataclasses, registered as JAX pytrees.
+
+A :class:`Config` has three sections, one per concern:
+
+- :class:`StimulusConfig`: the IPD task (tone, auditory-nerve fibres, classes);
+- :class:`NetworkConfig`: the spiking network (sizes, time constants, surrogate, update order);
+- :class:`TrainingConfig`: the optimisation (epochs, batch, data sets, learning rate).
+
+Fields that fix array shapes or control flow (sizes, step counts, option names) are *static*
+(see :func:`static`): they are part of the pytree structure, so changing one compiles a new
+program. Numeric hyperparameters (time constants, rates, learning rate, surrogate slope) are
+*leaves*: they are traced, so ``jit`` compiles once for every value and ``vmap`` can batch
+over them (SCIENCE.md / STYLE.md practice 7).
+
+Every field is validated when a config is built. The error names the field, the value and
+what is allowed, and is raised before anything is compiled or written. JAX's own rebuilding
+of a config inside a transformation does not run ``__init__`` and so is never validated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal, get_args
+
+import jax
+import numpy as np
+
+PhaseOffset = Literal["per_dataset", "per_sample", "per_epoch"]
+Surrogate = Literal["sigmoid", "superspike"]
+UpdateOrder = Literal["parity", "textbook"]
+Reset = Literal["multiplicative", "subtractive"]
+Readout = Literal["mean", "sum", "max"]
+Init = Literal["parity", "fan_in"]
+DataMode = Literal["fixed", "fresh"]
+
+
+class ConfigError(ValueError):
+    """A config field holds a value that is not allowed. The message names field and value."""
+
+
+def static(default: Any) -> Any:
+    """A config field that is part of the pytree structure (changing it recompiles)."""
+    return dataclasses.field(default=default, metadata={"static": True})
+
+
+def pytree_config(cls: type) -> type:
+    """Make ``cls`` a frozen dataclass and a pytree whose static fields are structure.
+
+    Unflattening (what JAX does inside ``jit``/``vmap``/``tree.map``) bypasses ``__init__``,
+    so validation runs only when a person builds or ``replace``-s a config, never on the
+    tracers or placeholders that JAX puts in the leaves.
+    """
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    fields = dataclasses.fields(cls)
+    data = tuple(f.name for f in fields if not f.metadata.get("static", False))
+    meta = tuple(f.name for f in fields if f.metadata.get("static", False))
+
+    def flatten_with_keys(obj: Any) -> tuple[list[tuple[Any, Any]], tuple[Any, ...]]:
+        children = [(jax.tree_util.GetAttrKey(n), getattr(obj, n)) for n in data]
+        return children, tuple(getattr(obj, n) for n in meta)
+
+    def flatten(obj: Any) -> tuple[list[Any], tuple[Any, ...]]:
+        return [getattr(obj, n) for n in data], tuple(getattr(obj, n) for n in meta)
+
+    def unflatten(aux: tuple[Any, ...], children: Any) -> Any:
+        obj = object.__new__(cls)
+        for name, value in zip(meta + data, tuple(aux) + tuple(children)):
+            object.__setattr__(obj, name, value)
+        return obj
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+    cls.replace = lambda self, **updates: dataclasses.replace(self, **updates)
+    return cls
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers: each check is a no-op on tracers / placeholders, strict on real numbers
+# ---------------------------------------------------------------------------------------------
+
+
+def _numeric(value: Any) -> np.ndarray | None:
+    """``value`` as a float array if it is a concrete number or array, else ``None``."""
+    if isinstance(value, jax.core.Tracer) or isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float, np.number, np.ndarray, jax.Array)):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, jax.errors.ConcretizationTypeError):
+            return None
+    return None
+
+
+def _fail(section: str, name: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{section}.{name} = {value!r} is not allowed: {allowed}")
+
+
+def _check_number(section: str, name: str, value: Any, *, lo: float | None = None,
+                  hi: float | None = None, lo_open: bool = False, hi_open: bool = False,
+                  what: str = "") -> None:
+    """Raise unless ``value`` (a number or array of numbers) is finite and within bounds."""
+    if isinstance(value, jax.core.Tracer):
+        return  # replaced inside a JAX transformation: nothing concrete to check
+    arr = _numeric(value)
+    if arr is None:
+        _fail(section, name, value, f"expected a number{what and ' (' + what + ')'}")
+    if not np.all(np.isfinite(arr)):
+        _fail(section, name, value, f"must be finite{what and ' (' + what + ')'}")
+    if lo is not None and not np.all(arr > lo if lo_open else arr >= lo):
+        _fail(section, name, value, f"must be {'>' if lo_open else '>='} {lo}"
+              f"{what and ' (' + what + ')'}")
+    if hi is not None and not np.all(arr < hi if hi_open else arr <= hi):
+        _fail(section, name, value, f"must be {'<' if hi_open else '<='} {hi}"
+              f"{what and ' (' + what + ')'}")
+
+
+def _check_int(section: str, name: str, value: Any, *, lo: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        _fail(section, name, value, f"expected a whole number >= {lo}")
+    if value < lo:
+        _fail(section, name, value, f"must be a whole number >= {lo}")
+
+
+def _check_choice(section: str, name: str, value: Any, options: Any) -> None:
+    choices = get_args(options)
+    if value not in choices:
+        _fail(section, name, value, f"choose one of {', '.join(map(repr, choices))}")
+
+
+def _check_bool(section: str, name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        _fail(section, name, value, "expected True or False")
+
+
+def _concrete(value: Any) -> float | None:
+    """A scalar Python float for cross-field checks, or ``None`` when not concrete/scalar."""
+    arr = _numeric(value)
+    return None if arr is None else float(np.max(arr))
+
+
+# ---------------------------------------------------------------------------------------------
+# the three sections
+# ---------------------------------------------------------------------------------------------
+
+
+@pytree_config
+class StimulusConfig:
+    """The IPD task of SCIENCE.md §1: a pure tone, Poisson-like auditory-nerve fibres, classes.
+
+    Attributes:
+        frequency: tone frequency f [Hz].
+        dt: simulation step [s]. Static (fixes the number of steps).
+        duration: stimulus duration [s]. Static; ``n_steps = duration / dt`` must be whole.
+        fibres_per_ear: auditory-nerve fibres per ear N_ψ. Input size is ``2 * fibres_per_ear``
+            (left ear first).
+        rate_max: peak firing rate R_max [Hz]; ``rate_max * dt`` is a spike probability, ≤ 1.
+        envelope_power: exponent k of the rate envelope ((1 + sin θ) / 2)^k.
+        phase_delays: give fibre j the phase delay ψ_j = j·(π/2)/(N_ψ − 1); ``False`` sets
+            every ψ_j = 0 (for learned delays).
+        phase_offset: when the random phase offset φ0 is drawn: ``per_dataset`` (once per
+            generated data set, the original), ``per_sample``, or ``per_epoch`` (the training
+            set keeps its Poisson noise frozen and gets a new φ0 per sample every epoch;
+            evaluation sets then use one φ0 per data set).
+        exact_rates: use the exact integral of the rate over each step [t·dt, (t+1)·dt]
+            instead of its value at t·dt (defined for ``envelope_power = 2`` only).
+        phase_jitter: standard deviation [rad] of Gaussian noise added to the phase delays,
+            one pattern per generated data set. 0 disables it.
+        n_classes: number of equal-width IPD classes over [−π/2, π/2].
+    """
+
+    frequency: float = 20.0
+    dt: float = static(1e-3)
+    duration: float = static(0.1)
+    fibres_per_ear: int = static(100)
+    rate_max: float = 600.0
+    envelope_power: float = 2.0
+    phase_delays: bool = static(True)
+    phase_offset: PhaseOffset = static("per_dataset")
+    exact_rates: bool = static(False)
+    phase_jitter: float = 0.0
+    n_classes: int = static(12)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def n_steps(self) -> int:
+        """Number of time steps T = duration / dt."""
+        return int(round(self.duration / self.dt))
+
+    @property
+    def n_inputs(self) -> int:
+        """Input size: both ears' fibres."""
+        return 2 * self.fibres_per_ear
+
+    def validate(self) -> None:
+        s = "stimulus"
+        _check_number(s, "dt", self.dt, lo=0.0, lo_open=True, what="seconds")
+        _check_number(s, "duration", self.duration, lo=0.0, lo_open=True, what="seconds")
+        if self.dt >= self.duration:
+            _fail(s, "dt", self.dt, f"must be smaller than duration = {self.duration} s")
+        ratio = self.duration / self.dt
+        if abs(ratio - round(ratio)) > 1e-6 * ratio:
+            _fail(s, "duration", self.duration,
+                  f"must be a whole number of steps of dt = {self.dt} s")
+        _check_int(s, "fibres_per_ear", self.fibres_per_ear, lo=1)
+        _check_int(s, "n_classes", self.n_classes, lo=2)
+        _check_number(s, "frequency", self.frequency, lo=0.0, lo_open=True, what="Hz")
+        _check_number(s, "rate_max", self.rate_max, lo=0.0, what="Hz")
+        rate = _concrete(self.rate_max)
+        if rate is not None and rate * self.dt > 1.0:
+            _fail(s, "rate_max", self.rate_max,
+                  f"rate_max * dt = {rate * self.dt:g} is a spike probability and must be <= 1"
+                  f" (dt = {self.dt} s)")
+        _check_number(s, "envelope_power", self.envelope_power, lo=0.0)
+        _check_number(s, "phase_jitter", self.phase_jitter, lo=0.0, what="radians")
+        _check_bool(s, "phase_delays", self.phase_delays)
+        _check_bool(s, "exact_rates", self.exact_rates)
+        _check_choice(s, "phase_offset", self.phase_offset, PhaseOffset)
+        power = _concrete(self.envelope_power)
+        if self.exact_rates and power is not None and power != 2.0:
+            _fail(s, "exact_rates", self.exact_rates,
+                  f"the exact integral is defined for envelope_power = 2, not {power:g}")
+
+
+@pytree_config
+class NetworkConfig:
+    """The spiking network of SCIENCE.md §1: inputs → LIF hidden layer → leaky integrators.
+
+    Attributes:
+        n_hidden: number of hidden LIF units N_h.
+        tau_hidden: hidden membrane time constant τ [s]; decay a = exp(−dt/τ).
+        tau_output: output (leaky-integrator) time constant [s]; ``None`` = ``tau_hidden``.
+        threshold: firing threshold of the hidden membrane (dimensionless, 1 in the original).
+        surrogate: backward pass of the spike: ``sigmoid`` (β·σ(βx)(1 − σ(βx))) or
+            ``superspike`` (1 / (1 + β|x|)²). See :mod:`sslax.surrogate`.
+        surrogate_slope: β of the surrogate (5 in the original's sigmoid).
+        update_order: ``parity`` (spike from the membrane before the update, multiplicative
+            reset one step later; the original) or ``textbook`` (update, then spike, then an
+            immediate reset).
+        reset: ``multiplicative`` (to zero) or ``subtractive`` (minus the threshold).
+        readout: how output membranes u_t become class scores: ``mean`` over time (the
+            original), ``sum`` over time, or ``max`` over time.
+        init: weight initialisation: ``parity`` (U(±1/√N_h) for the input weights and
+            U(±1/√N_c) for the output weights, as PyTorch's fan-in of an (in, out) tensor gave
+            the notebooks) or ``fan_in`` (the conventional U(±1/√N_in) for each layer).
+    """
+
+    n_hidden: int = static(30)
+    tau_hidden: float = 5e-3
+    tau_output: float | None = None
+    threshold: float = 1.0
+    surrogate: Surrogate = static("sigmoid")
+    surrogate_slope: float = 5.0
+    update_order: UpdateOrder = static("parity")
+    reset: Reset = static("multiplicative")
+    readout: Readout = static("mean")
+    init: Init = static("parity")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        s = "network"
+        _check_int(s, "n_hidden", self.n_hidden, lo=1)
+        _check_number(s, "tau_hidden", self.tau_hidden, lo=0.0, lo_open=True, what="seconds")
+        if self.tau_output is not None:
+            _check_number(s, "tau_output", self.tau_output, lo=0.0, lo_open=True,
+                          what="seconds")
+        _check_number(s, "threshold", self.threshold, lo=0.0, lo_open=True)
+        _check_number(s, "surrogate_slope", self.surrogate_slope, lo=0.0, lo_open=True)
+        _check_choice(s, "surrogate", self.surrogate, Surrogate)
+        _check_choice(s, "update_order", self.update_order, UpdateOrder)
+        _check_choice(s, "reset", self.reset, Reset)
+        _check_choice(s, "readout", self.readout, Readout)
+        _check_choice(s, "init", self.init, Init)
+
+    @property
+    def tau_out(self) -> Any:
+        """The output time constant actually used [s]."""
+        return self.tau_hidden if self.tau_output is None else self.tau_output
+
+
+@pytree_config
+class TrainingConfig:
+    """Optimisation and data sets.
+
+    Attributes:
+        n_epochs: number of epochs (an upper bound when early stopping is on).
+        batch_size: samples per Adam step. Each epoch uses ``n_train // batch_size`` full
+            batches of a fresh permutation (a remainder is left out that epoch only).
+        n_train: training samples per epoch.
+        n_valid: validation samples (0 = no validation set and no early stopping; the
+            "best" parameters are then the final ones).
+        n_test: test samples, evaluated after training.
+        learning_rate: Adam learning rate.
+        data_mode: ``fixed`` (one training set, reshuffled every epoch; the original) or
+            ``fresh`` (new samples for every batch, generated inside the compiled program).
+        patience: early stopping: stop when the lowest of the last ``patience`` validation
+            losses is the oldest of them (the quick-start notebook's rule). 0 disables it.
+    """
+
+    n_epochs: int = static(50)
+    batch_size: int = static(64)
+    n_train: int = static(4096)
+    n_valid: int = static(4096)
+    n_test: int = static(2048)
+    learning_rate: float = 0.01
+    data_mode: DataMode = static("fixed")
+    patience: int = static(10)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def n_batches(self) -> int:
+        """Adam steps per epoch."""
+        return self.n_train // self.batch_size
+
+    def validate(self) -> None:
+        s = "training"
+        _check_int(s, "n_epochs", self.n_epochs, lo=1)
+        _check_int(s, "batch_size", self.batch_size, lo=1)
+        _check_int(s, "n_train", self.n_train, lo=1)
+        _check_int(s, "n_valid", self.n_valid, lo=0)
+        _check_int(s, "n_test", self.n_test, lo=1)
+        _check_int(s, "patience", self.patience, lo=0)
+        if self.n_train < self.batch_size:
+            _fail(s, "n_train", self.n_train,
+                  f"must be at least batch_size = {self.batch_size}")
+        _check_number(s, "learning_rate", self.learning_rate, lo=0.0, lo_open=True)
+        _check_choice(s, "data_mode", self.data_mode, DataMode)
+        if self.patience > 0 and self.n_valid == 0:
+            _fail(s, "patience", self.patience,
+                  "early stopping needs a validation set: set n_valid > 0 or patience = 0")
+
+
+@pytree_config
+class Config:
+    """A whole experiment: stimulus, network and training. See the section classes."""
+
+    stimulus: StimulusConfig = dataclasses.field(default_factory=StimulusConfig)
+    network: NetworkConfig = dataclasses.field(default_factory=NetworkConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+
+    def __post_init__(self) -> None:
+        self.validate(sections=False)
+
+    def validate(self, sections: bool = True) -> Config:
+        """Check every field (and cross-section constraints); return ``self``."""
+        for name, cls in (("stimulus", StimulusConfig), ("network", NetworkConfig),
+                          ("training", TrainingConfig)):
+            section = getattr(self, name)
+            if not isinstance(section, cls):
+                _fail("config", name, section, f"expected a {cls.__name__}")
+            if sections:
+                section.validate()
+        return self
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict (JSON-ready) of every field."""
+        return {name: {f.name: _plain(getattr(getattr(self, name), f.name))
+                       for f in dataclasses.fields(getattr(self, name))}
+                for name in ("stimulus", "network", "training")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, dict[str, Any]]) -> Config:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        sections = {}
+        for name, section_cls in (("stimulus", StimulusConfig), ("network", NetworkConfig),
+                                  ("training", TrainingConfig)):
+            values = dict(data.get(name, {}))
+            known = {f.name for f in dataclasses.fields(section_cls)}
+            unknown = sorted(set(values) - known)
+            if unknown:
+                _fail(name, unknown[0], values[unknown[0]], f"unknown field; known: "
+                      f"{', '.join(sorted(known))}")
+            sections[name] = section_cls(**values)
+        unknown = sorted(set(data) - {"stimulus", "network", "training"})
+        if unknown:
+            _fail("config", unknown[0], data[unknown[0]], "unknown section")
+        return cls(**sections)
+
+    def replace_fields(self, **updates: Any) -> Config:
+        """Copy with fields replaced by bare name, e.g. ``replace_fields(tau_hidden=2e-3)``."""
+        by_section: dict[str, dict[str, Any]] = {}
+        for key, value in updates.items():
+            by_section.setdefault(section_of(key), {})[key] = value
+        return self.replace(**{name: getattr(self, name).replace(**fields)
+                               for name, fields in by_section.items()})
+
+
+def section_of(field_name: str) -> str:
+    """The config section ('stimulus', 'network' or 'training') that holds ``field_name``."""
+    for name, cls in (("stimulus", StimulusConfig), ("network", NetworkConfig),
+                      ("training", TrainingConfig)):
+        if field_name in {f.name for f in dataclasses.fields(cls)}:
+            return name
+    raise ConfigError(f"{field_name!r} is not a config field")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.ndarray, jax.Array)):
+        return np.asarray(value).tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
