@@ -2,6 +2,7 @@
 
     sslax train [--preset NAME] [--FIELD VALUE ...] [--seed N] [--data-seed N] [--out DIR]
     sslax evaluate RUN_DIR
+    sslax sweep [--preset NAME] [--FIELD V1 V2 ...] [--seeds N] [--out DIR]
 
 Every config field is a flag, derived from the config dataclasses by tyro (``sslax train
 --help`` lists them with units). ``--preset`` picks the starting values that the flags then
@@ -22,10 +23,11 @@ import tyro
 from sslax.config import Config, ConfigError
 from sslax.presets import PRESETS
 
-USAGE = """usage: sslax {train,evaluate} ...
+USAGE = """usage: sslax {train,evaluate,sweep} ...
 
   sslax train [--preset NAME] [--FIELD VALUE ...]   train one network and save a run directory
   sslax evaluate RUN_DIR                            re-evaluate a saved run
+  sslax sweep [--preset NAME] [--FIELD V1 V2 ...]   train an ensemble over seeds and a grid
 
 `sslax train --help` lists every config field. Presets: """ + ", ".join(PRESETS)
 
@@ -120,14 +122,154 @@ def evaluate_command(args: list[str]) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# sweep: every config field takes one or more values
+# ---------------------------------------------------------------------------------------------
+
+
+def _field_help(cls: type) -> dict[str, str]:
+    """Field descriptions from the "Attributes:" section of a config class docstring."""
+    import re
+
+    doc = (cls.__doc__ or "").split("Attributes:", 1)[-1]
+    found: dict[str, str] = {}
+    for match in re.finditer(r"^\s{8}(\w+): (.*?)(?=^\s{8}\w+: |\Z)", doc, re.M | re.S):
+        found[match.group(1)] = " ".join(match.group(2).split())
+    return found
+
+
+def _values_class(section: Any) -> type:
+    """A dataclass like ``type(section)`` whose every field holds a tuple of values."""
+    import typing
+
+    cls = type(section)
+    hints = typing.get_type_hints(cls)
+    helps = _field_help(cls)
+    fields = []
+    for f in dataclasses.fields(cls):
+        help_text = (helps.get(f.name, "") + " Several values: swept"
+                     + (" (one compile each)." if f.metadata.get("static") else
+                        " (batched, one compile)."))
+        annotated = Annotated[tuple[hints[f.name], ...], tyro.conf.arg(help=help_text)]
+        fields.append((f.name, annotated,
+                       dataclasses.field(default=(getattr(section, f.name),))))
+    return dataclasses.make_dataclass(f"{cls.__name__}Values", fields, frozen=True)
+
+
+def _sweep_args_class(base: Config) -> type:
+    sections = [(name, _values_class(getattr(base, name)))
+                for name in ("stimulus", "network", "training")]
+    fields: list[Any] = [
+        (name, Annotated[cls, tyro.conf.arg(name="")], dataclasses.field(default_factory=cls))
+        for name, cls in sections]
+    fields += [
+        ("seeds", Annotated[int, tyro.conf.arg(help="number of network seeds (0 … N−1).")],
+         dataclasses.field(default=10)),
+        ("data_seed", Annotated[int, tyro.conf.arg(help="seed of the data sets.")],
+         dataclasses.field(default=0)),
+        ("shared_data", Annotated[bool, tyro.conf.arg(
+            help="all members share the data sets of data_seed; --no-shared-data gives "
+                 "seed s the data seed data_seed + s.")], dataclasses.field(default=True)),
+        ("chunk_size", Annotated[int | None, tyro.conf.arg(
+            help="members per compiled call (default: chosen from memory).")],
+         dataclasses.field(default=None)),
+        ("out", Annotated[Path | None, tyro.conf.arg(
+            help="sweep directory to create; default runs/sweep-<preset>-<time>.")],
+         dataclasses.field(default=None)),
+        ("figures", Annotated[bool, tyro.conf.arg(help="write PNG figures.")],
+         dataclasses.field(default=True)),
+    ]
+    cls = dataclasses.make_dataclass("SweepArgs", fields, frozen=True)
+    cls.__doc__ = ("Train an ensemble: every seed × every combination of the fields given "
+                   "several values, in one compile per network structure.")
+    return cls
+
+
+def sweep_command(args: list[str]) -> int:
+    preset, args = _pop_preset(args)
+    if preset not in PRESETS:
+        raise ConfigError(f"--preset = {preset!r} is not allowed: choose one of "
+                          + ", ".join(PRESETS))
+    base = PRESETS[preset]
+    parsed = tyro.cli(_sweep_args_class(base), args=args, prog="sslax sweep",
+                      config=(tyro.conf.OmitArgPrefixes,))
+
+    from sslax.plotting import save_sweep_figures
+    from sslax.rundir import check_new_run_dir, save_sweep
+    from sslax.sweep import Sweep, run_sweep
+
+    fixed: dict[str, Any] = {}
+    grid: dict[str, tuple[Any, ...]] = {}
+    for name in ("stimulus", "network", "training"):
+        values = getattr(parsed, name)
+        for f in dataclasses.fields(values):
+            chosen = getattr(values, f.name)
+            if len(chosen) == 1:
+                fixed[f.name] = chosen[0]
+            else:
+                grid[f.name] = chosen
+    if parsed.seeds < 1:
+        raise ConfigError(f"seeds = {parsed.seeds} is not allowed: must be >= 1")
+    sweep = Sweep(base.replace_fields(**fixed), seeds=tuple(range(parsed.seeds)), grid=grid,
+                  data_seed=parsed.data_seed, shared_data=parsed.shared_data)
+    out = parsed.out or Path("runs") / f"sweep-{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_new_run_dir(out)
+
+    n_members = len(sweep.members())
+    n_structures = len(sweep.structures())
+    swept = ", ".join(f"{k} ({len(v)})" for k, v in grid.items()) or "nothing"
+    print(f"sslax sweep: preset {preset}, {parsed.seeds} seeds × {swept} = "
+          f"{n_members * n_structures} networks, {n_structures} structure(s)")
+    start = time.perf_counter()
+    epochs = sweep.config.training.n_epochs
+    with _EpochBar(n_members * n_structures * epochs, unit="network-epoch",
+                   desc="network-epochs (compile first)") as bar:
+        results = run_sweep(sweep, chunk_size=parsed.chunk_size,
+                            on_epoch=lambda epoch, metrics: bar.advance())
+    seconds = time.perf_counter() - start
+    path = save_sweep(results, out, figures=save_sweep_figures if parsed.figures else None,
+                      extra={"wall_time_s": round(seconds, 2)})
+    for res in results:
+        print(_sweep_table(res.to_xarray(), res.structure))
+        print(f"compile {res.compile_s:.1f} s, training {res.train_s:.1f} s for "
+              f"{res.n_members} networks")
+    print(f"{n_members * n_structures} networks in {seconds:.1f} s; saved to {path}/ "
+          f"(sweep.json, metrics.csv, history.csv, dataset-*.json, params-*.npz"
+          + (", figures/)" if parsed.figures else ")"))
+    return 0
+
+
+def _sweep_table(dataset: Any, structure: dict[str, Any]) -> str:
+    """Mean ± std over seeds of the final metrics, one row per grid point."""
+    from sslax.plotting import _combinations
+
+    fields = [d for d in dataset["test_accuracy"].dims if d != "seed"]
+    head = "".join(f"{f:>16}" for f in fields)
+    lines = [f"{head}{'train acc %':>16}{'test acc %':>16}{'test MAE-A':>14}{'test MAE-B':>14}"]
+    for combo in _combinations(dataset, fields):
+        cell = dataset.sel(combo)
+        row = "".join(f"{v:>16.4g}" for v in combo.values())
+        for name, scale, width in (("train_accuracy", 100, 16), ("test_accuracy", 100, 16),
+                                   ("test_mae_a", 1, 14), ("test_mae_b", 1, 14)):
+            values = scale * cell[name].values
+            row += f"{values.mean():>{width - 6}.1f} ± {values.std():<4.1f}"
+        lines.append(row)
+    if structure:
+        lines.insert(0, "structure: " + ", ".join(f"{k} = {v}" for k, v in structure.items()))
+    return "\n".join(lines)
+
+
 class _EpochBar:
     """A tqdm bar advanced by the compiled program's per-epoch report."""
 
-    def __init__(self, n_epochs: int) -> None:
+    def __init__(self, total: int, unit: str = "epoch",
+                 desc: str = "epochs (first includes compile)") -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=n_epochs, desc="epochs (first includes compile)", unit="epoch",
-                        dynamic_ncols=True)
+        self.bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True)
+
+    def advance(self) -> None:
+        self.bar.update(1)
 
     def __enter__(self) -> _EpochBar:
         return self
@@ -172,7 +314,7 @@ def _summary(run: Any, seconds: float, path: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": train_command, "evaluate": evaluate_command}
+    commands = {"train": train_command, "evaluate": evaluate_command, "sweep": sweep_command}
     if not args or args[0] in ("-h", "--help") or args[0] not in commands:
         print(USAGE, file=sys.stderr if args and args[0] not in ("-h", "--help") else
               sys.stdout)

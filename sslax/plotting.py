@@ -96,3 +96,66 @@ def save_figures(run: Run, folder: Path) -> list[Path]:
     for plot, path in zip((plot_loss_curves, plot_confusion, plot_ipd_histogram), paths):
         plot(run, path)
     return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps
+# ---------------------------------------------------------------------------------------------
+
+SWEEP_PANELS = (
+    ("accuracy", ("train_accuracy", "test_accuracy"), 100.0, "accuracy [%]"),
+    ("mae_a", ("train_mae_a", "test_mae_a"), 1.0, "MAE-A [deg]"),
+    ("mae_b", ("train_mae_b", "test_mae_b"), 1.0, "MAE-B [deg]"),
+    ("firing_rate", ("train_firing_rate", "test_firing_rate"), 1.0, "mean hidden rate [Hz]"),
+)
+
+
+def plot_sweep_metric(dataset: Any, field: str, metric: str, path: Path) -> None:
+    """A metric (train and test) against swept ``field``: mean ± std over seeds, one line per
+    combination of the other swept fields."""
+    plt = _pyplot()
+    _, variables, scale, label = next(p for p in SWEEP_PANELS if p[0] == metric)
+    others = [d for d in dataset[variables[0]].dims if d not in ("seed", field)]
+    combos = _combinations(dataset, others)
+    x = np.asarray(dataset[field].values, dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for combo in combos:
+        suffix = ", ".join(f"{k}={v:g}" for k, v in combo.items())
+        for variable, style in zip(variables, ("--", "-")):
+            values = scale * dataset[variable].sel(combo).transpose("seed", field).values
+            mean, std = values.mean(axis=0), values.std(axis=0)
+            split = variable.split("_")[0]
+            line = ax.errorbar(x, mean, yerr=std, linestyle=style, marker="o", capsize=3,
+                               label=f"{split}{' (' + suffix + ')' if suffix else ''}")
+            ax.fill_between(x, mean - std, mean + std, alpha=0.1, color=line[0].get_color())
+    if metric == "accuracy":
+        n_classes = dataset.attrs.get("n_classes")
+        if n_classes:
+            ax.axhline(100 / n_classes, color="k", linewidth=0.8, linestyle=":",
+                       label="chance")
+    n_seeds = dataset.sizes["seed"]
+    ax.set(xlabel=field, ylabel=label,
+           title=f"{label} vs {field} (mean ± std over {n_seeds} seeds)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _combinations(dataset: Any, dims: list[str]) -> list[dict[str, Any]]:
+    import itertools
+
+    values = [list(dataset[d].values) for d in dims]
+    return [dict(zip(dims, combo)) for combo in itertools.product(*values)]
+
+
+def save_sweep_figures(dataset: Any, folder: Path, tag: str = "all") -> list[Path]:
+    """Every metric against every swept field of one sweep structure; returns the paths."""
+    fields = [d for d in dataset["test_accuracy"].dims if d != "seed"]
+    paths = []
+    for field in fields:
+        for metric, *_ in SWEEP_PANELS:
+            name = f"{metric}_vs_{field}.png" if tag == "all" else f"{tag}_{metric}_vs_{field}.png"
+            plot_sweep_metric(dataset, field, metric, folder / name)
+            paths.append(folder / name)
+    return paths

@@ -1,4 +1,4 @@
-"""Run directories: everything a trained run needs to be inspected, reloaded and re-evaluated.
+"""Run and sweep directories: everything a trained run needs to be inspected, reloaded and re-evaluated.
 
 Layout of ``RUN_DIR/``::
 
@@ -17,12 +17,13 @@ run, never a half-written one. An existing directory is never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,6 +34,7 @@ from flax import serialization
 from sslax.config import Config
 from sslax.metrics import Evaluation
 from sslax.network import Params
+from sslax.sweep import SweepResult
 from sslax.training import EpochMetrics, Run
 
 CONFIG_FILE = "config.json"
@@ -58,7 +60,7 @@ def _umask() -> int:
     return mask
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file in the same folder, fsync, then rename over ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -73,7 +75,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _json_bytes(obj: Any) -> bytes:
+def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode()
 
 
@@ -95,8 +97,27 @@ def run_metrics(run: Run) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; on success rename it to ``path``.
+
+    On any error (or interrupt) the temporary directory is removed and ``path`` is never
+    created; an existing ``path`` is refused up front.
+    """
+    path = check_new_run_dir(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-"))
+    try:
+        tmp.chmod(0o777 & ~_umask())
+        yield tmp
+        os.rename(tmp, path)  # atomic; fails if path appeared meanwhile
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_run(run: Run, path: str | os.PathLike[str], extra: dict[str, Any] | None = None,
-             figures: Callable[[Run, Path], None] | None = None) -> Path:
+             figures: Callable[[Run, Path], Any] | None = None) -> Path:
     """Save ``run`` to a new directory ``path`` atomically; returns the path.
 
     Args:
@@ -105,19 +126,15 @@ def save_run(run: Run, path: str | os.PathLike[str], extra: dict[str, Any] | Non
         extra: more entries for ``metrics.json`` (e.g. timings).
         figures: optional ``figures(run, folder)`` that writes PNGs into ``folder``.
     """
-    path = check_new_run_dir(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-"))
-    try:
-        tmp.chmod(0o777 & ~_umask())
+    with atomic_directory(path) as tmp:
         meta = {"config": run.config.to_dict(), "seed": run.seed, "data_seed": run.data_seed,
-                "versions": _versions()}
-        _write_atomic(tmp / CONFIG_FILE, _json_bytes(meta))
-        _write_atomic(tmp / "params_best.msgpack", serialization.to_bytes(run.result.best_params))
-        _write_atomic(tmp / "params_final.msgpack", serialization.to_bytes(run.result.params))
-        _write_atomic(tmp / METRICS_FILE, _json_bytes({**run_metrics(run), **(extra or {})}))
-        _write_atomic(tmp / "history.csv", _history_csv(run.result.history))
-        _save_npz(tmp / "evaluation.npz", {
+                "versions": versions()}
+        write_atomic(tmp / CONFIG_FILE, json_bytes(meta))
+        write_atomic(tmp / "params_best.msgpack", serialization.to_bytes(run.result.best_params))
+        write_atomic(tmp / "params_final.msgpack", serialization.to_bytes(run.result.params))
+        write_atomic(tmp / METRICS_FILE, json_bytes({**run_metrics(run), **(extra or {})}))
+        write_atomic(tmp / "history.csv", _history_csv(run.result.history))
+        save_npz(tmp / "evaluation.npz", {
             f"{split}_{name}": np.asarray(getattr(ev, name))
             for split, ev in (("train", run.train_eval), ("test", run.test_eval))
             for name in ("confusion", "predicted", "ipd", "firing_rate", "per_class_accuracy")
@@ -125,19 +142,15 @@ def save_run(run: Run, path: str | os.PathLike[str], extra: dict[str, Any] | Non
         if figures is not None:
             (tmp / "figures").mkdir()
             figures(run, tmp / "figures")
-        os.rename(tmp, path)  # atomic; fails if path appeared meanwhile
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    return Path(path)
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     import io
 
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    _write_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
 
 
 def _history_csv(history: EpochMetrics) -> bytes:
@@ -153,7 +166,7 @@ def _history_csv(history: EpochMetrics) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
     import flax
     import optax
 
@@ -195,3 +208,97 @@ def _params_template(config: Config) -> Params:
     from sslax.network import init_params
 
     return jax.eval_shape(lambda: init_params(jax.random.key(0), config))
+
+
+# ---------------------------------------------------------------------------------------------
+# sweep directories
+# ---------------------------------------------------------------------------------------------
+
+SWEEP_FILE = "sweep.json"
+
+
+def _structure_tag(index: int, structure: dict[str, Any]) -> str:
+    if not structure:
+        return "all"
+    return f"{index}-" + "-".join(f"{k}={v}" for k, v in structure.items())
+
+
+def save_sweep(results: Sequence[SweepResult], path: str | os.PathLike[str],
+               figures: Callable[[Any, Path, str], Any] | None = None,
+               extra: dict[str, Any] | None = None) -> Path:
+    """Save sweep results to a new directory atomically; returns the path.
+
+    Layout: ``sweep.json`` (the sweep and timings), ``metrics.csv`` (one row per member:
+    structural values, seed, swept values, final train/test metrics), ``history.csv`` (one
+    row per member and epoch), and per structure ``dataset-TAG.json`` (the xarray Dataset,
+    ``xarray.Dataset.from_dict`` reads it) and ``params-TAG.npz`` (stacked best and final
+    parameters, leading axis = members in ``metrics.csv`` order). ``figures(dataset,
+    folder, tag)`` may add PNGs under ``figures/``.
+    """
+    import pandas as pd
+
+    sweep = results[0].sweep
+    with atomic_directory(path) as tmp:
+        spec = {"config": sweep.config.to_dict(), "seeds": list(sweep.seeds),
+                "grid": {k: list(v) for k, v in sweep.grid.items()},
+                "data_seed": sweep.data_seed, "shared_data": sweep.shared_data,
+                "structures": [], "versions": versions(), **(extra or {})}
+        tables, histories = [], []
+        if figures is not None:
+            (tmp / "figures").mkdir()
+        for index, res in enumerate(results):
+            tag = _structure_tag(index, res.structure)
+            dataset = res.to_xarray()
+            spec["structures"].append({"tag": tag, "values": res.structure,
+                                       "n_members": res.n_members,
+                                       "compile_s": round(res.compile_s, 3),
+                                       "train_s": round(res.train_s, 3)})
+            write_atomic(tmp / f"dataset-{tag}.json",
+                         json_bytes(dataset.to_dict(data="list", encoding=False)))
+            save_npz(tmp / f"params-{tag}.npz", {
+                **{f"best_{k}": np.asarray(v) for k, v in
+                   serialization.to_state_dict(res.result.best_params).items()},
+                **{f"final_{k}": np.asarray(v) for k, v in
+                   serialization.to_state_dict(res.result.params).items()}})
+            scalars = [n for n, v in dataset.data_vars.items() if "epoch" not in v.dims]
+            curves = [n for n, v in dataset.data_vars.items() if "epoch" in v.dims]
+            table = dataset[scalars].to_dataframe().reset_index()
+            history = dataset[curves].to_dataframe().reset_index()
+            for frame in (table, history):
+                for k, v in res.structure.items():
+                    frame.insert(0, k, v)
+            tables.append(table)
+            histories.append(history)
+            if figures is not None:
+                figures(dataset, tmp / "figures", tag)
+        write_atomic(tmp / "metrics.csv", pd.concat(tables).to_csv(index=False).encode())
+        write_atomic(tmp / "history.csv", pd.concat(histories).to_csv(index=False).encode())
+        write_atomic(tmp / SWEEP_FILE, json_bytes(spec))
+    return Path(path)
+
+
+class SavedSweep(NamedTuple):
+    """One structure of a sweep directory loaded back."""
+
+    structure: dict[str, Any]
+    dataset: Any
+    params: dict[str, np.ndarray]
+
+
+def load_sweep(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[SavedSweep]]:
+    """Load a sweep directory: its spec (``sweep.json``) and each structure's results."""
+    import xarray as xr
+
+    path = Path(path)
+    if not (path / SWEEP_FILE).is_file():
+        raise FileNotFoundError(f"{str(path)!r} is not an sslax sweep directory "
+                                f"(no {SWEEP_FILE})")
+    spec = json.loads((path / SWEEP_FILE).read_text())
+    loaded = []
+    for entry in spec["structures"]:
+        tag = entry["tag"]
+        dataset = xr.Dataset.from_dict(json.loads((path / f"dataset-{tag}.json").read_text()))
+        with np.load(path / f"params-{tag}.npz") as npz:
+            params = {k: npz[k] for k in npz.files}
+        loaded.append(SavedSweep(entry["values"], dataset, params))
+    return spec, loaded

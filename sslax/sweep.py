@@ -1,0 +1,386 @@
+"""Ensembles and sweeps: many networks trained in one compiled program.
+
+A :class:`Sweep` is a base config, a list of network seeds and a grid of values for config
+fields. Every combination of (seed, grid values) is one *member*. Numeric (leaf) fields are
+batched: all members of one network structure train in a single ``jit(vmap(train))`` call,
+compiled once however many values there are. Structural (static) fields given several values
+run as an outer loop, one compile per structure.
+
+- A member's seed sets its initialisation and the order of its samples (and, in ``fresh``
+  data mode, its samples). The data sets come from ``data_seed`` and are shared by all
+  members (generated once per device, not copied per member) unless ``shared_data=False``,
+  when member ``seed`` uses data seed ``data_seed + seed``. Either way member k equals a
+  single :func:`sslax.fit` with the same seed, data seed and values.
+- Grids larger than fit in memory at once run in chunks of equal size (one compile); the
+  chunk size is chosen from an estimate of the memory per member unless given.
+- With several devices (GPUs, TPU cores, or ``--xla_force_host_platform_device_count`` CPU
+  devices) the member axis is sharded over a 1-D :class:`jax.sharding.Mesh`; in a
+  multi-process run (``jax.distributed.initialize``) the mesh spans every process's devices
+  and every process receives the whole result.
+- Results come back as an ``xarray.Dataset`` with named axes (``seed`` and each swept field,
+  plus ``epoch`` for curves) and the stacked parameters, from which any member can be pulled
+  out as a :class:`sslax.training.Run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from sslax.config import Config, ConfigError, section_of
+from sslax.training import EpochMetrics, Run, TrainResult, _check_seed, _train, progress_reporter
+
+MEMBER_AXIS = "members"
+
+
+def is_static_field(name: str) -> bool:
+    """True if config field ``name`` is structural (its values need separate compiles)."""
+    section = section_of(name)
+    cls = type(getattr(Config(), section))
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return bool(field.metadata.get("static", False))
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """What to train: a base config, seeds and a grid of field values.
+
+    Attributes:
+        config: the base config; fields not in ``grid`` keep its values.
+        seeds: network seeds (initialisation and data order), one member per seed and grid
+            point.
+        grid: field name → values. Numeric fields are batched in one compile; structural
+            fields (sizes, options) run as an outer loop, one compile each. Grid axes are
+            ordered as given.
+        data_seed: seed of the data sets.
+        shared_data: all members share the data sets of ``data_seed`` (default); ``False``
+            gives member ``seed`` the data seed ``data_seed + seed``.
+    """
+
+    config: Config
+    seeds: tuple[int, ...] = (0,)
+    grid: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    data_seed: int = 0
+    shared_data: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "grid", {k: tuple(v) for k, v in self.grid.items()})
+        if not self.seeds:
+            raise ConfigError("seeds = () is not allowed: give at least one seed")
+        for seed in self.seeds:
+            _check_seed("seed", seed)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds = {self.seeds!r} is not allowed: seeds must be distinct")
+        _check_seed("data_seed", self.data_seed)
+        if not self.shared_data:
+            _check_seed("data_seed + seed", self.data_seed + max(self.seeds))
+        self.config.validate()
+        for name, values in self.grid.items():
+            section_of(name)  # raises for an unknown field
+            if not values:
+                raise ConfigError(f"{name} = () is not allowed: give at least one value")
+            if len(set(map(repr, values))) != len(values):
+                raise ConfigError(f"{name} = {values!r} is not allowed: values must be distinct")
+            for value in values:  # each value validated as the config would validate it
+                self.config.replace_fields(**{name: value})
+        for structure in self.structures():  # combinations must be valid together too
+            self.config_for_structure(structure)
+
+    @property
+    def numeric_fields(self) -> tuple[str, ...]:
+        """Swept fields that are batched (traced leaves)."""
+        return tuple(n for n in self.grid if not is_static_field(n))
+
+    @property
+    def structural_fields(self) -> tuple[str, ...]:
+        """Swept fields that need one compile per value."""
+        return tuple(n for n in self.grid if is_static_field(n))
+
+    def structures(self) -> list[dict[str, Any]]:
+        """Every combination of structural values (one compile each)."""
+        names = self.structural_fields
+        return [dict(zip(names, combo))
+                for combo in itertools.product(*(self.grid[n] for n in names))]
+
+    def config_for_structure(self, structure: dict[str, Any]) -> Config:
+        return self.config.replace_fields(**structure)
+
+    def members(self) -> list[dict[str, Any]]:
+        """One dict per member of a structure: ``seed`` and each numeric field's value,
+        seeds outermost, then grid axes in order (C order of the result arrays)."""
+        names = self.numeric_fields
+        return [dict(zip(("seed", *names), combo)) for combo in
+                itertools.product(self.seeds, *(self.grid[n] for n in names))]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the member grid of one structure: (seeds, *numeric field values)."""
+        return (len(self.seeds), *(len(self.grid[n]) for n in self.numeric_fields))
+
+    def data_seed_of(self, seed: int) -> int:
+        return self.data_seed if self.shared_data else self.data_seed + seed
+
+
+# ---------------------------------------------------------------------------------------------
+# batched configs
+# ---------------------------------------------------------------------------------------------
+
+
+def _field_name(path: tuple[Any, ...]) -> str:
+    return path[-1].name
+
+
+def stack_members(config: Config, members: Sequence[dict[str, Any]],
+                  fields: Sequence[str]) -> tuple[Config, Config]:
+    """The config with each swept leaf replaced by a [members] array, and its vmap axes.
+
+    Returns ``(stacked, axes)``: ``axes`` has the config's structure with 0 at swept leaves
+    and ``None`` elsewhere, for ``jax.vmap(in_axes=...)``.
+    """
+    values = {f: np.asarray([m[f] for m in members], dtype=np.float32) for f in fields}
+    stacked = config.replace_fields(**values) if values else config
+    axes = jax.tree_util.tree_map_with_path(
+        lambda path, _: 0 if _field_name(path) in fields else None, stacked)
+    return stacked, axes
+
+
+def member_config(stacked: Config, fields: Sequence[str], index: int) -> Config:
+    """The plain config of member ``index`` of a stacked config."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, leaf: float(np.asarray(leaf)[index]) if _field_name(path) in fields
+        else leaf, stacked)
+
+
+# ---------------------------------------------------------------------------------------------
+# running
+# ---------------------------------------------------------------------------------------------
+
+
+def _compiled_ensemble(axes: Config, shared_data: bool) -> Callable[..., TrainResult]:
+    return jax.jit(jax.vmap(_train, in_axes=(0, None if shared_data else 0, axes)))
+
+
+_ENSEMBLES: dict[Any, Callable[..., TrainResult]] = {}
+
+
+def ensemble_train(axes: Config, shared_data: bool) -> Callable[..., TrainResult]:
+    """``jit(vmap(train))`` over members, cached by the vmap axes' structure (one compile per
+    network structure and set of swept fields, whatever their values)."""
+    key = (jax.tree.structure(axes), tuple(jax.tree.leaves(axes, is_leaf=lambda x: x is None)),
+           shared_data)
+    if key not in _ENSEMBLES:
+        _ENSEMBLES[key] = _compiled_ensemble(axes, shared_data)
+    return _ENSEMBLES[key]
+
+
+def bytes_per_member(config: Config) -> int:
+    """Rough peak memory of one member while training [bytes]: activations of one batch
+    (forward and backward, a dozen [time, batch, hidden] arrays plus the float32 input),
+    evaluation chunks, parameters with Adam moments and the per-member sample orders."""
+    stim, net, tr = config.stimulus, config.network, config.training
+    t, b, h = stim.n_steps, tr.batch_size, net.n_hidden
+    activations = 4 * t * b * (stim.n_inputs + 12 * h)
+    evaluation = 4 * t * max(b, 256) * (stim.n_inputs + 4 * h)
+    params = 4 * 4 * (stim.n_inputs * h + h * stim.n_classes)
+    return activations + evaluation + params + 8 * tr.n_train
+
+
+def auto_chunk_size(config: Config, n_members: int, n_devices: int,
+                    memory_bytes: int | None = None) -> int:
+    """Members per compiled call: as many as fit in a quarter of the memory, a multiple of
+    the device count, at most the (padded) number of members."""
+    if memory_bytes is None:
+        memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    fit = max(1, int(0.25 * memory_bytes * n_devices) // bytes_per_member(config))
+    size = min(fit, n_members)
+    return max(n_devices, size // n_devices * n_devices)
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """Results of a sweep for one network structure.
+
+    Attributes:
+        sweep: the sweep.
+        structure: values of the structural fields of this result.
+        config: the config with swept numeric fields stacked ([members] arrays).
+        members: one dict per member (``seed`` and swept values), in member order.
+        result: the stacked :class:`TrainResult` (leading axis: members), as NumPy arrays.
+        compile_s: compile time of the ensemble program [s].
+        train_s: time spent training after compiling [s].
+    """
+
+    sweep: Sweep
+    structure: dict[str, Any]
+    config: Config
+    members: list[dict[str, Any]]
+    result: TrainResult
+    compile_s: float
+    train_s: float
+
+    @property
+    def n_members(self) -> int:
+        return len(self.members)
+
+    def index(self, **where: Any) -> int:
+        """Member index with these seed / field values (all of them must be given)."""
+        matches = [i for i, m in enumerate(self.members)
+                   if all(np.isclose(m[k], v) if k != "seed" else m[k] == v
+                          for k, v in where.items())]
+        if len(matches) != 1:
+            raise KeyError(f"{where} matches {len(matches)} members; give seed and every "
+                           f"swept field ({', '.join(self.members[0])})")
+        return matches[0]
+
+    def member(self, index: int) -> Run:
+        """Member ``index`` as a single :class:`Run` (save, load and analyse it as one)."""
+        fields = self.sweep.numeric_fields
+        config = member_config(self.config, fields, index)
+        config = Config.from_dict(config.to_dict())  # validated, plain Python values
+        seed = int(self.members[index]["seed"])
+        result = jax.tree.map(lambda x: x[index], self.result)
+        return Run(config, seed, self.sweep.data_seed_of(seed), result)
+
+    def to_xarray(self) -> Any:
+        """Metrics with named axes: ``seed``, each swept numeric field, and ``epoch``."""
+        import xarray as xr
+
+        shape = self.sweep.shape
+        dims = ("seed", *self.sweep.numeric_fields)
+        coords = {"seed": list(self.sweep.seeds),
+                  **{n: list(self.sweep.grid[n]) for n in self.sweep.numeric_fields}}
+        r = self.result
+        data: dict[str, Any] = {}
+        for split, ev in (("train", r.train_eval), ("test", r.test_eval)):
+            for name in ("accuracy", "mae_a", "mae_b", "loss"):
+                data[f"{split}_{name}"] = (dims, np.asarray(getattr(ev, name)).reshape(shape))
+            rate = np.asarray(ev.firing_rate).mean(axis=-1)
+            data[f"{split}_firing_rate"] = (dims, rate.reshape(shape))
+        data["best_epoch"] = (dims, np.asarray(r.best_epoch).reshape(shape))
+        data["n_epochs_run"] = (dims, np.asarray(r.n_epochs_run).reshape(shape))
+        for name in EpochMetrics._fields:
+            values = np.asarray(getattr(r.history, name))
+            data[f"history_{name}"] = ((*dims, "epoch"), values.reshape(*shape, -1))
+        coords["epoch"] = list(range(np.asarray(r.history.train_loss).shape[-1]))
+        attrs = {"structure": repr(self.structure), "data_seed": self.sweep.data_seed,
+                 "n_classes": self.config.stimulus.n_classes,
+                 "shared_data": int(self.sweep.shared_data),
+                 "compile_s": self.compile_s, "train_s": self.train_s}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def run_sweep(sweep: Sweep, chunk_size: int | None = None,
+              devices: Sequence[Any] | None = None,
+              on_epoch: Callable[[int, EpochMetrics | None], None] | None = None,
+              on_chunk: Callable[[int, int], None] | None = None) -> list[SweepResult]:
+    """Train every member of ``sweep``; one :class:`SweepResult` per structure.
+
+    Args:
+        sweep: what to train.
+        chunk_size: members per compiled call (a multiple of the device count); default:
+            :func:`auto_chunk_size`. Every chunk has the same size (the last is padded), so
+            one compile serves them all.
+        devices: devices for the member axis; default all of ``jax.devices()`` (every
+            process's, in a multi-process run).
+        on_epoch: progress callback per member and epoch (see
+            :func:`sslax.training.progress_reporter`).
+        on_chunk: called with (chunks done, chunks in all) after each chunk.
+    """
+    import time
+
+    devices = list(jax.devices() if devices is None else devices)
+    mesh = Mesh(np.asarray(devices), (MEMBER_AXIS,))
+    n_dev = len(devices)
+    outputs = []
+    for structure in sweep.structures():
+        config = sweep.config_for_structure(structure)
+        members = sweep.members()
+        size = chunk_size or auto_chunk_size(config, len(members), n_dev)
+        if size % n_dev:
+            raise ConfigError(f"chunk_size = {size} is not allowed: must be a multiple of the "
+                              f"{n_dev} devices")
+        n_chunks = math.ceil(len(members) / size)
+        padded = members + [members[-1]] * (n_chunks * size - len(members))
+        stacked, axes = stack_members(config, padded, sweep.numeric_fields)
+        fn = ensemble_train(axes, sweep.shared_data)
+        keys = np.asarray([m["seed"] for m in padded], dtype=np.uint32)
+        data_seeds = np.asarray([sweep.data_seed_of(m["seed"]) for m in padded],
+                                dtype=np.uint32)
+        sharded = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
+        replicated = NamedSharding(mesh, PartitionSpec())
+
+        def chunk_args(i: int) -> tuple[Any, Any, Config]:
+            part = slice(i * size, (i + 1) * size)
+            key = _global_array(jax.vmap(jax.random.key)(keys[part]), sharded)
+            if sweep.shared_data:
+                data_key = _global_array(jax.random.key(sweep.data_seed), replicated)
+            else:
+                data_key = _global_array(jax.vmap(jax.random.key)(data_seeds[part]), sharded)
+            cfg = jax.tree.map(
+                lambda leaf, ax: leaf if ax is None else _global_array(
+                    jnp.asarray(leaf[part]), sharded), stacked, axes,
+                is_leaf=lambda x: x is None)
+            return key, data_key, cfg
+
+        start = time.perf_counter()
+        compiled = fn.lower(*chunk_args(0)).compile()
+        compile_s = time.perf_counter() - start
+        start = time.perf_counter()
+        chunks = []
+        reporter = progress_reporter(on_epoch) if on_epoch else _nullcontext()
+        with reporter:
+            for i in range(n_chunks):
+                out = compiled(*chunk_args(i))
+                chunks.append(_to_host(out))
+                if on_chunk:
+                    on_chunk(i + 1, n_chunks)
+        train_s = time.perf_counter() - start
+        result = jax.tree.map(lambda *xs: np.concatenate(xs)[: len(members)], *chunks)
+        stacked_real, _ = stack_members(config, members, sweep.numeric_fields)
+        outputs.append(SweepResult(sweep, structure, stacked_real, members, result, compile_s,
+                                   train_s))
+    return outputs
+
+
+def _nullcontext() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _global_array(value: Any, sharding: NamedSharding) -> jax.Array:
+    """Place a host value (the same on every process) as a global array with ``sharding``."""
+    if jax.process_count() == 1:
+        return jax.device_put(value, sharding)
+    host = np.asarray(value) if not jnp.issubdtype(value.dtype, jax.dtypes.prng_key) else None
+    if host is None:  # typed keys: rebuild from their raw data
+        raw = np.asarray(jax.random.key_data(value))
+        impl = jax.random.key_impl(value)
+        data = jax.make_array_from_callback(raw.shape, _raw_sharding(sharding, raw.ndim -
+                                                                       value.ndim),
+                                            lambda index: raw[index])
+        return jax.random.wrap_key_data(data, impl=impl)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def _raw_sharding(sharding: NamedSharding, extra_dims: int) -> NamedSharding:
+    spec = tuple(sharding.spec) + (None,) * extra_dims
+    return NamedSharding(sharding.mesh, PartitionSpec(*spec))
+
+
+def _to_host(tree: Any) -> Any:
+    """Every leaf as a NumPy array on this host (gathered from all processes if needed)."""
+    if jax.process_count() > 1:
+        tree = multihost_utils.process_allgather(tree, tiled=True)
+    return jax.tree.map(np.asarray, tree)
