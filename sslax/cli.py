@@ -178,6 +178,14 @@ def _sweep_args_class(base: Config) -> type:
          dataclasses.field(default=None)),
         ("figures", Annotated[bool, tyro.conf.arg(help="write PNG figures.")],
          dataclasses.field(default=True)),
+        ("coordinator", Annotated[str | None, tyro.conf.arg(
+            help="multi-process run: HOST:PORT of process 0 (jax.distributed).")],
+         dataclasses.field(default=None)),
+        ("num_processes", Annotated[int, tyro.conf.arg(
+            help="multi-process run: number of processes.")], dataclasses.field(default=1)),
+        ("process_id", Annotated[int, tyro.conf.arg(
+            help="multi-process run: this process's index (0 writes the results).")],
+         dataclasses.field(default=0)),
     ]
     cls = dataclasses.make_dataclass("SweepArgs", fields, frozen=True)
     cls.__doc__ = ("Train an ensemble: every seed × every combination of the fields given "
@@ -193,6 +201,14 @@ def sweep_command(args: list[str]) -> int:
     base = PRESETS[preset]
     parsed = tyro.cli(_sweep_args_class(base), args=args, prog="sslax sweep",
                       config=(tyro.conf.OmitArgPrefixes,))
+
+    if parsed.coordinator is not None:
+        import jax
+
+        jax.distributed.initialize(coordinator_address=parsed.coordinator,
+                                   num_processes=parsed.num_processes,
+                                   process_id=parsed.process_id)
+    lead = parsed.process_id == 0
 
     from sslax.plotting import save_sweep_figures
     from sslax.rundir import check_new_run_dir, save_sweep
@@ -213,20 +229,24 @@ def sweep_command(args: list[str]) -> int:
     sweep = Sweep(base.replace_fields(**fixed), seeds=tuple(range(parsed.seeds)), grid=grid,
                   data_seed=parsed.data_seed, shared_data=parsed.shared_data)
     out = parsed.out or Path("runs") / f"sweep-{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    check_new_run_dir(out)
+    if lead:
+        check_new_run_dir(out)
 
     n_members = len(sweep.members())
     n_structures = len(sweep.structures())
     swept = ", ".join(f"{k} ({len(v)})" for k, v in grid.items()) or "nothing"
-    print(f"sslax sweep: preset {preset}, {parsed.seeds} seeds × {swept} = "
-          f"{n_members * n_structures} networks, {n_structures} structure(s)")
+    if lead:
+        print(f"sslax sweep: preset {preset}, {parsed.seeds} seeds × {swept} = "
+              f"{n_members * n_structures} networks, {n_structures} structure(s)")
     start = time.perf_counter()
     epochs = sweep.config.training.n_epochs
     with _EpochBar(n_members * n_structures * epochs, unit="network-epoch",
-                   desc="network-epochs (compile first)") as bar:
+                   desc="network-epochs (compile first)", disable=not lead) as bar:
         results = run_sweep(sweep, chunk_size=parsed.chunk_size,
                             on_epoch=lambda epoch, metrics: bar.advance())
     seconds = time.perf_counter() - start
+    if not lead:
+        return 0
     path = save_sweep(results, out, figures=save_sweep_figures if parsed.figures else None,
                       extra={"wall_time_s": round(seconds, 2)})
     for res in results:
@@ -263,10 +283,11 @@ class _EpochBar:
     """A tqdm bar advanced by the compiled program's per-epoch report."""
 
     def __init__(self, total: int, unit: str = "epoch",
-                 desc: str = "epochs (first includes compile)") -> None:
+                 desc: str = "epochs (first includes compile)", disable: bool = False) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True)
+        self.bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True,
+                        disable=disable)
 
     def advance(self) -> None:
         self.bar.update(1)
