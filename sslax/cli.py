@@ -336,10 +336,12 @@ def _summary(run: Any, seconds: float, path: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"train": train_command, "evaluate": evaluate_command, "sweep": sweep_command}
-    if not args or args[0] in ("-h", "--help") or args[0] not in commands:
-        print(USAGE, file=sys.stderr if args and args[0] not in ("-h", "--help") else
-              sys.stdout)
-        return 0 if args and args[0] in ("-h", "--help") else 2
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    if not args or args[0] not in commands:
+        print(USAGE, file=sys.stderr)
+        return 2
     try:
         return commands[args[0]](args[1:])
     except (ConfigError, FileExistsError, FileNotFoundError) as error:

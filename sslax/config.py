@@ -295,7 +295,8 @@ class TrainingConfig:
         n_test: test samples, evaluated after training.
         learning_rate: Adam learning rate.
         data_mode: ``fixed`` (one training set, reshuffled every epoch; the original) or
-            ``fresh`` (new samples for every batch, generated inside the compiled program).
+            ``fresh`` (new samples for every batch, generated inside the compiled program from
+            the training set's distribution: its φ0 mode and phase delays).
         patience: early stopping: stop when the lowest of the last ``patience`` validation
             losses is the oldest of them (the quick-start notebook's rule). 0 disables it.
     """
@@ -375,6 +376,8 @@ class Config:
             if unknown:
                 _fail(name, unknown[0], values[unknown[0]], f"unknown field; known: "
                       f"{', '.join(sorted(known))}")
+            values = {k: np.asarray(v) if isinstance(v, list) else v
+                      for k, v in values.items()}  # array leaves (e.g. per-unit τ)
             sections[name] = section_cls(**values)
         unknown = sorted(set(data) - {"stimulus", "network", "training"})
         if unknown:

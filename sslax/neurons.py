@@ -44,7 +44,7 @@ class LIFState(NamedTuple):
 
 def decay(tau: ArrayLike, dt: float) -> Array:
     """Exact per-step decay a = exp(−dt/τ) of a leaky membrane (τ and dt in seconds)."""
-    return jnp.exp(-dt / jnp.asarray(tau, jnp.float32))
+    return jnp.exp(-dt / jnp.asarray(tau))
 
 
 def lif_step(
@@ -233,6 +233,8 @@ def mean_membrane_weights(a: ArrayLike, n_steps: int) -> Float[Array, " time"]:
     the time-mean readout of the linear output layer in closed form, without a scan.
     Computed by a cumulative sum of powers, so it is exact at a = 1 too.
     """
-    powers = jnp.asarray(a, jnp.float32) ** jnp.arange(n_steps - 1, dtype=jnp.float32)
+    a = jnp.asarray(a)
+    a = a.astype(jnp.result_type(a, jnp.float32))  # float32, or float64 when given float64
+    powers = a ** jnp.arange(n_steps - 1, dtype=a.dtype)
     partial_sums = jnp.cumsum(powers)  # Σ_{k=0}^{j} a^k, j = 0 … T−2
     return jnp.concatenate([partial_sums[::-1], jnp.zeros(1)]) / n_steps

@@ -216,6 +216,24 @@ def make_dataset(
     return data.replace(spikes=spikes)
 
 
+def draw_like(key: Array, n_samples: int, template: Dataset,
+              per_sample_phase: bool) -> Dataset:
+    """New samples from the distribution of ``template``: fresh IPDs and Poisson noise, the
+    template's phase delays (and jitter pattern), and its φ0 (or a new φ0 per sample).
+
+    Spikes are not stored: :func:`batch_inputs` generates them. Used for ``fresh`` data mode,
+    where every batch is new data from the training set's distribution.
+    """
+    k_ipd, k_phase, k_noise = jax.random.split(key, 3)
+    ipd = jax.random.uniform(k_ipd, (n_samples,), minval=-math.pi / 2, maxval=math.pi / 2)
+    if per_sample_phase:
+        phi0 = TWO_PI * jax.random.uniform(k_phase, (n_samples,))
+    else:
+        phi0 = jnp.full((n_samples,), template.phase_offset[0])
+    return Dataset(ipd=ipd, phase_offset=phi0, delays=template.delays,
+                   noise_keys=jax.random.split(k_noise, n_samples))
+
+
 def batch_inputs(
     data: Dataset,
     index: Int[ArrayLike, " batch"],

@@ -32,7 +32,7 @@ from jax import Array, lax
 from sslax.config import Config, ConfigError
 from sslax.metrics import Evaluation, evaluate
 from sslax.network import Params, init_params, loss_fn, predict
-from sslax.stimulus import Dataset, batch_inputs, ipd_to_class, make_dataset
+from sslax.stimulus import Dataset, batch_inputs, draw_like, ipd_to_class, make_dataset
 
 
 class Datasets(NamedTuple):
@@ -99,8 +99,9 @@ def make_datasets(data_key: Array, config: Config) -> Datasets:
     k_train, k_valid, k_test = jax.random.split(data_key, 3)
     eval_mode = evaluation_phase_offset(config)
     train_mode = "per_sample" if stim.phase_offset == "per_sample" else "per_dataset"
-    train = make_dataset(k_train, tr.n_train, stim, train_mode,
-                         store_spikes=stim.phase_offset != "per_epoch")
+    train = make_dataset(
+        k_train, tr.n_train, stim, train_mode, store_spikes=stim.phase_offset != "per_epoch"
+    )
     valid = make_dataset(k_valid, tr.n_valid, stim, eval_mode) if tr.n_valid > 0 else None
     test = make_dataset(k_test, tr.n_test, stim, eval_mode)
     return Datasets(train, valid, test)
@@ -135,8 +136,10 @@ def make_train(config: Config) -> Callable[[Array, Array, Config | None], TrainR
     def train(key: Array, data_key: Array, hparams: Config | None = None) -> TrainResult:
         cfg = config if hparams is None else hparams
         if jax.tree.structure(cfg) != structure:
-            raise ConfigError("hparams must have the static fields of the config given to "
-                              "make_train (sizes, step counts, option names)")
+            raise ConfigError(
+                "hparams must have the static fields of the config given to "
+                "make_train (sizes, step counts, option names)"
+            )
         return _train(key, data_key, cfg)
 
     return train
@@ -162,10 +165,12 @@ def _train(key: Array, data_key: Array, cfg: Config) -> TrainResult:
 
     def run_epoch(state: _State, epoch: Array) -> tuple[_State, EpochMetrics]:
         if fresh:
+
             def step(carry: Any, i: Array) -> tuple[Any, Any]:
                 k = jax.random.fold_in(k_fresh, epoch * n_batches + i)
-                d = make_dataset(k, batch, stim, "per_sample" if stim.phase_offset ==
-                                 "per_sample" else "per_dataset", store_spikes=False)
+                d = draw_like(
+                    k, batch, data.train, per_sample_phase=stim.phase_offset != "per_dataset"
+                )
                 x = batch_inputs(d, jnp.arange(batch), stim)
                 return sgd_step(carry, (x, ipd_to_class(d.ipd, stim.n_classes)))
 
@@ -175,16 +180,17 @@ def _train(key: Array, data_key: Array, cfg: Config) -> TrainResult:
             xs = order[: n_batches * batch].reshape(n_batches, batch)
             phi0 = None
             if stim.phase_offset == "per_epoch":  # new φ0 per sample, same frozen noise
-                phi0 = 2 * math.pi * jax.random.uniform(jax.random.fold_in(k_phase, epoch),
-                                                        (tr.n_train,))
+                phi0 = (
+                    2
+                    * math.pi
+                    * jax.random.uniform(jax.random.fold_in(k_phase, epoch), (tr.n_train,))
+                )
 
             def step(carry: Any, index: Array) -> tuple[Any, Any]:
-                x = batch_inputs(data.train, index, stim,
-                                 None if phi0 is None else phi0[index])
+                x = batch_inputs(data.train, index, stim, None if phi0 is None else phi0[index])
                 return sgd_step(carry, (x, train_labels[index]))
 
-        (params, opt_state), (losses, correct) = lax.scan(
-            step, (state.params, state.opt_state), xs)
+        (params, opt_state), (losses, correct) = lax.scan(step, (state.params, state.opt_state), xs)
         if data.valid is not None:
             ev = evaluate(params, data.valid, cfg, batch_size=max(batch, 256))
             valid_loss, valid_acc = ev.loss, ev.accuracy
@@ -192,39 +198,63 @@ def _train(key: Array, data_key: Array, cfg: Config) -> TrainResult:
         else:
             valid_loss = valid_acc = jnp.asarray(jnp.nan)
             improved = jnp.asarray(True)
-        best_params = jax.tree.map(lambda new, old: jnp.where(improved, new, old),
-                                   params, state.best_params)
+        best_params = jax.tree.map(
+            lambda new, old: jnp.where(improved, new, old), params, state.best_params
+        )
         history = state.valid_history.at[epoch].set(valid_loss)
         stopped = state.stopped
         if tr.patience > 0:
-            window = lax.dynamic_slice(history, (jnp.maximum(epoch - tr.patience + 1, 0),),
-                                       (tr.patience,))
+            window = lax.dynamic_slice(
+                history, (jnp.maximum(epoch - tr.patience + 1, 0),), (tr.patience,)
+            )
             stopped = (epoch + 1 >= tr.patience) & (jnp.argmin(window) == 0)
         metrics = EpochMetrics(jnp.mean(losses), jnp.mean(correct), valid_loss, valid_acc)
-        jax.debug.callback(_report_epoch, epoch, metrics)
-        new_state = _State(params, opt_state, best_params,
-                           jnp.where(improved, valid_loss, state.best_loss),
-                           jnp.where(improved, epoch, state.best_epoch),
-                           state.n_epochs_run + 1, stopped, history)
+        new_state = _State(
+            params,
+            opt_state,
+            best_params,
+            jnp.where(improved, valid_loss, state.best_loss),
+            jnp.where(improved, epoch, state.best_epoch),
+            state.n_epochs_run + 1,
+            stopped,
+            history,
+        )
         return new_state, metrics
 
     def skip_epoch(state: _State, epoch: Array) -> tuple[_State, EpochMetrics]:
         nan = jnp.asarray(jnp.nan)
-        jax.debug.callback(_report_epoch, epoch, None)
         return state, EpochMetrics(nan, nan, nan, nan)
 
     def epoch_or_skip(state: _State, epoch: Array) -> tuple[_State, EpochMetrics]:
+        skipped = state.stopped
         if tr.patience == 0:
-            return run_epoch(state, epoch)
-        return lax.cond(state.stopped, skip_epoch, run_epoch, state, epoch)
+            state, metrics = run_epoch(state, epoch)
+        else:  # under vmap both branches run and a select keeps each member's own
+            state, metrics = lax.cond(skipped, skip_epoch, run_epoch, state, epoch)
+        jax.debug.callback(_report_epoch, epoch, metrics, skipped)
+        return state, metrics
 
-    init = _State(params, tx.init(params), params, jnp.asarray(jnp.inf), jnp.asarray(0),
-                  jnp.asarray(0), jnp.asarray(False), jnp.full((tr.n_epochs,), jnp.inf))
+    init = _State(
+        params,
+        tx.init(params),
+        params,
+        jnp.asarray(jnp.inf),
+        jnp.asarray(0),
+        jnp.asarray(0),
+        jnp.asarray(False),
+        jnp.full((tr.n_epochs,), jnp.inf),
+    )
     final, history = lax.scan(epoch_or_skip, init, jnp.arange(tr.n_epochs))
     eval_batch = max(batch, 256)
-    return TrainResult(final.params, final.best_params, final.best_epoch, final.n_epochs_run,
-                       history, evaluate(final.best_params, data.train, cfg, eval_batch),
-                       evaluate(final.best_params, data.test, cfg, eval_batch))
+    return TrainResult(
+        final.params,
+        final.best_params,
+        final.best_epoch,
+        final.n_epochs_run,
+        history,
+        evaluate(final.best_params, data.train, cfg, eval_batch),
+        evaluate(final.best_params, data.test, cfg, eval_batch),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,9 +267,9 @@ def _train(key: Array, data_key: Array, cfg: Config) -> TrainResult:
 _REPORTERS: list[Callable[[int, EpochMetrics | None], None]] = []
 
 
-def _report_epoch(epoch: Any, metrics: EpochMetrics | None) -> None:
+def _report_epoch(epoch: Any, metrics: EpochMetrics, skipped: Any) -> None:
     if _REPORTERS:
-        _REPORTERS[-1](int(epoch), metrics)
+        _REPORTERS[-1](int(epoch), None if bool(skipped) else metrics)
 
 
 @contextlib.contextmanager
@@ -256,6 +286,7 @@ def progress_reporter(callback: Callable[[int, EpochMetrics | None], None]) -> I
 # ---------------------------------------------------------------------------------------------
 # the high-level entry point
 # ---------------------------------------------------------------------------------------------
+
 
 class Run(NamedTuple):
     """A trained network and how it was made (what ``sslax train`` saves).
@@ -287,20 +318,27 @@ def evaluate_run(config: Config, params: Params, data_seed: int) -> tuple[Evalua
     return _evaluate_split_jit(params, jax.random.key(data_seed), config)
 
 
-def _evaluate_splits(params: Params, data_key: Array, config: Config) -> tuple[Evaluation,
-                                                                               Evaluation]:
+def _evaluate_splits(
+    params: Params, data_key: Array, config: Config
+) -> tuple[Evaluation, Evaluation]:
     data = make_datasets(data_key, config)
     eval_batch = max(config.training.batch_size, 256)
-    return (evaluate(params, data.train, config, eval_batch),
-            evaluate(params, data.test, config, eval_batch))
+    return (
+        evaluate(params, data.train, config, eval_batch),
+        evaluate(params, data.test, config, eval_batch),
+    )
 
 
 _train_jit = jax.jit(_train)
 _evaluate_split_jit = jax.jit(_evaluate_splits)
 
 
-def fit(config: Config, seed: int = 0, data_seed: int = 0,
-        on_epoch: Callable[[int, EpochMetrics | None], None] | None = None) -> Run:
+def fit(
+    config: Config,
+    seed: int = 0,
+    data_seed: int = 0,
+    on_epoch: Callable[[int, EpochMetrics | None], None] | None = None,
+) -> Run:
     """Validate ``config``, train one network and evaluate its best parameters.
 
     One compiled program per config structure: calling again with other numeric values
@@ -319,5 +357,6 @@ def fit(config: Config, seed: int = 0, data_seed: int = 0,
 
 def _check_seed(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
-        raise ConfigError(f"{name} = {value!r} is not allowed: expected a whole number in "
-                          f"[0, 2**32)")
+        raise ConfigError(
+            f"{name} = {value!r} is not allowed: expected a whole number in [0, 2**32)"
+        )
