@@ -146,10 +146,15 @@ def make_train(config: Config) -> Callable[[Array, Array, Config | None], TrainR
 
 
 def _train(key: Array, data_key: Array, cfg: Config) -> TrainResult:
+    return train_on_data(key, make_datasets(data_key, cfg), cfg)
+
+
+def train_on_data(key: Array, data: Datasets, cfg: Config) -> TrainResult:
+    """The whole training run on given data sets (pure, jittable); ``train`` generates
+    ``data`` with :func:`make_datasets` and calls this. ``key`` is the network key."""
     stim, tr = cfg.stimulus, cfg.training
     k_init, k_order, k_phase, k_fresh = jax.random.split(key, 4)
     fresh = tr.data_mode == "fresh"
-    data = make_datasets(data_key, cfg)
     train_labels = ipd_to_class(data.train.ipd, stim.n_classes)
     tx = optimizer(cfg)
     params = init_params(k_init, cfg)

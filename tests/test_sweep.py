@@ -177,9 +177,10 @@ def _run(tmp_path: Path, args: list[str], env: dict[str, str]) -> subprocess.Pop
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    return {**env, **extra}
+def _env(xla_flags: str = "") -> dict[str, str]:
+    """This environment (with conftest's compile-time XLA flags) plus ``xla_flags``."""
+    flags = " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), xla_flags) if f)
+    return {**os.environ, "XLA_FLAGS": flags}
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +189,7 @@ def four_devices(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("four_devices")
     out = tmp_path / "sharded.npz"
     proc = _run(tmp_path, ["0", "1", "0", str(out)],
-                _env(XLA_FLAGS="--xla_force_host_platform_device_count=4"))
+                _env("--xla_force_host_platform_device_count=4"))
     log, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, log
     return np.load(out)
