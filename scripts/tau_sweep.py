@@ -53,7 +53,7 @@ def main() -> None:
           f"network-samples/s)")
     print("| tau [ms] | train acc [%] | test acc [%] | test MAE-A [deg] | test MAE-B [deg] |")
     print("|---|---|---|---|---|")
-    for tau_ms, tau in zip(TAUS_MS, sweep.grid["tau_hidden"]):
+    for tau_ms, tau in zip(TAUS_MS, sweep.grid["tau_hidden"], strict=True):
         cell = dataset.sel(tau_hidden=tau)
         train, test = 100 * cell["train_accuracy"].values, 100 * cell["test_accuracy"].values
         print(f"| {tau_ms} | {train.mean():.1f} ± {train.std():.1f} | {test.mean():.1f} ± "

@@ -93,7 +93,8 @@ def save_figures(run: Run, folder: Path) -> list[Path]:
     """Write every figure of a run into ``folder``; returns the paths."""
     paths = [folder / "loss_curves.png", folder / "confusion_matrix.png",
              folder / "ipd_histogram.png"]
-    for plot, path in zip((plot_loss_curves, plot_confusion, plot_ipd_histogram), paths):
+    plots = (plot_loss_curves, plot_confusion, plot_ipd_histogram)
+    for plot, path in zip(plots, paths, strict=True):
         plot(run, path)
     return paths
 
@@ -121,7 +122,7 @@ def plot_sweep_metric(dataset: Any, field: str, metric: str, path: Path) -> None
     fig, ax = plt.subplots(figsize=(6, 4))
     for combo in combos:
         suffix = ", ".join(f"{k}={v:g}" for k, v in combo.items())
-        for variable, style in zip(variables, ("--", "-")):
+        for variable, style in zip(variables, ("--", "-"), strict=True):
             values = scale * dataset[variable].sel(combo).transpose("seed", field).values
             mean, std = values.mean(axis=0), values.std(axis=0)
             split = variable.split("_")[0]
@@ -146,7 +147,7 @@ def _combinations(dataset: Any, dims: list[str]) -> list[dict[str, Any]]:
     import itertools
 
     values = [list(dataset[d].values) for d in dims]
-    return [dict(zip(dims, combo)) for combo in itertools.product(*values)]
+    return [dict(zip(dims, combo, strict=True)) for combo in itertools.product(*values)]
 
 
 def save_sweep_figures(dataset: Any, folder: Path, tag: str = "all") -> list[Path]:

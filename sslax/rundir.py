@@ -1,4 +1,4 @@
-"""Run and sweep directories: everything a trained run needs to be inspected, reloaded and re-evaluated.
+"""Run and sweep directories: what a trained run needs to be inspected, reloaded, re-evaluated.
 
 Layout of ``RUN_DIR/``::
 

@@ -9,10 +9,11 @@ and spikes in step t with probability ``p = R_max · dt · ((1 + sin θ) / 2)^k`
 per step, a Poisson approximation). Inputs are laid out left ear first (0 … N_ψ − 1), then
 right ear (N_ψ … 2N_ψ − 1).
 
-Data sets hold their spikes bit-packed along the fibre axis (``uint8``, 8 fibres a byte: a
-4 096-sample set is 10 MB instead of 328 MB as float32) and are unpacked per batch. Every
-sample has its own noise key, so the "per-epoch" phase-offset mode can regenerate a sample
-with a new φ0 and the *same* frozen Poisson noise.
+Data sets hold their spikes as booleans (a 4 096-sample set is 82 MB instead of 328 MB as
+float32) or bit-packed along the fibre axis (``uint8``, 8 fibres a byte: 10 MB), and are
+converted to float32 per batch; booleans train about 20 % faster on a CPU, bits use 8× less
+memory. Every sample has its own noise key, so the "per-epoch" phase-offset mode can
+regenerate a sample with a new φ0 and the *same* frozen Poisson noise.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def pack_spikes(spikes: Bool[Array, "*lead inputs"]) -> UInt8[Array, "*lead byte
     return jnp.packbits(spikes, axis=-1)
 
 
-def unpack_spikes(packed: UInt8[Array, "*lead bytes"], n_inputs: int) -> Bool[Array, "*lead inputs"]:
+def unpack_spikes(packed: UInt8[Array, "*lead bytes"],
+                  n_inputs: int) -> Bool[Array, "*lead inputs"]:
     """Inverse of :func:`pack_spikes`."""
     return jnp.unpackbits(packed, axis=-1, count=n_inputs).astype(bool)
 
@@ -155,8 +157,9 @@ class Dataset:
         phase_offset: φ0 of each sample [rad], shape [samples].
         delays: phase delays ψ of the fibres for this data set [rad], shape [inputs].
         noise_keys: one PRNG key per sample; regenerates its Poisson noise exactly.
-        spikes: bit-packed spikes [samples, time, ceil(inputs / 8)] (uint8), or ``None``
-            for a frozen-noise set that is regenerated per batch (per-epoch φ0 mode).
+        spikes: spikes as bool [samples, time, inputs], or bit-packed as uint8 [samples,
+            time, ceil(inputs / 8)], or ``None`` for a frozen-noise set that is regenerated
+            per batch (per-epoch φ0 mode).
     """
 
     ipd: Array
@@ -180,6 +183,7 @@ def make_dataset(
     stimulus: StimulusConfig,
     phase_offset: str | None = None,
     store_spikes: bool = True,
+    spike_storage: str = "bool",
     chunk_size: int = 256,
 ) -> Dataset:
     """Draw ``n_samples`` IPD samples: α, φ0, phase-delay jitter and frozen noise keys.
@@ -191,8 +195,9 @@ def make_dataset(
         phase_offset: ``"per_dataset"`` (one φ0 for the set) or ``"per_sample"``; defaults to
             ``stimulus.phase_offset`` with ``"per_epoch"`` read as ``"per_dataset"`` (the
             initial draw; training redraws per epoch, see :func:`batch_inputs`).
-        store_spikes: generate and bit-pack the spikes now (``False``: keep only the keys,
+        store_spikes: generate and store the spikes now (``False``: keep only the keys,
             spikes are generated when a batch is drawn).
+        spike_storage: ``"bool"`` or ``"bits"`` (bit-packed, 8× smaller).
         chunk_size: samples generated at a time, bounding the float32 working memory.
     """
     mode = phase_offset or stimulus.phase_offset
@@ -208,11 +213,12 @@ def make_dataset(
     if not store_spikes:
         return data
 
-    def packed_sample(args: tuple[Array, Array, Array]) -> Array:
+    def stored_sample(args: tuple[Array, Array, Array]) -> Array:
         key, alpha, phi = args  # one sample; lax.map vmaps this over chunks of samples
-        return pack_spikes(sample_spikes(key[None], alpha[None], phi[None], delays, stimulus)[0])
+        spikes = sample_spikes(key[None], alpha[None], phi[None], delays, stimulus)[0]
+        return pack_spikes(spikes) if spike_storage == "bits" else spikes
 
-    spikes = jax.lax.map(packed_sample, (noise_keys, ipd, phi0), batch_size=chunk_size)
+    spikes = jax.lax.map(stored_sample, (noise_keys, ipd, phi0), batch_size=chunk_size)
     return data.replace(spikes=spikes)
 
 
@@ -242,11 +248,13 @@ def batch_inputs(
 ) -> Float[Array, "time batch inputs"]:
     """Time-major float32 input spikes of samples ``index``.
 
-    Stored spikes are gathered and unpacked; a frozen-noise set is regenerated from its
-    noise keys with ``phase_offset`` (default: the set's own φ0).
+    Stored spikes are gathered (and unpacked from bits); a frozen-noise set is regenerated
+    from its noise keys with ``phase_offset`` (default: the set's own φ0).
     """
     if data.spikes is not None and phase_offset is None:
-        spikes = unpack_spikes(data.spikes[index], stimulus.n_inputs)
+        spikes = data.spikes[index]
+        if spikes.dtype == jnp.uint8:
+            spikes = unpack_spikes(spikes, stimulus.n_inputs)
     else:
         phi0 = data.phase_offset[index] if phase_offset is None else phase_offset
         spikes = sample_spikes(data.noise_keys[index], data.ipd[index], phi0, data.delays,

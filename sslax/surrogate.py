@@ -17,8 +17,8 @@ program serves every slope, and ``vmap`` can batch over slopes (STYLE.md practic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp

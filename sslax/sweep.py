@@ -24,6 +24,7 @@ run as an outer loop, one compile per structure.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -110,7 +111,7 @@ class Sweep:
     def structures(self) -> list[dict[str, Any]]:
         """Every combination of structural values (one compile each)."""
         names = self.structural_fields
-        return [dict(zip(names, combo))
+        return [dict(zip(names, combo, strict=True))
                 for combo in itertools.product(*(self.grid[n] for n in names))]
 
     def config_for_structure(self, structure: dict[str, Any]) -> Config:
@@ -120,7 +121,7 @@ class Sweep:
         """One dict per member of a structure: ``seed`` and each numeric field's value,
         seeds outermost, then grid axes in order (C order of the result arrays)."""
         names = self.numeric_fields
-        return [dict(zip(("seed", *names), combo)) for combo in
+        return [dict(zip(("seed", *names), combo, strict=True)) for combo in
                 itertools.product(self.seeds, *(self.grid[n] for n in names))]
 
     @property
@@ -308,65 +309,61 @@ def run_sweep(sweep: Sweep, chunk_size: int | None = None,
             :func:`sslax.training.progress_reporter`).
         on_chunk: called with (chunks done, chunks in all) after each chunk.
     """
-    import time
-
     devices = list(jax.devices() if devices is None else devices)
     mesh = Mesh(np.asarray(devices), (MEMBER_AXIS,))
-    n_dev = len(devices)
-    outputs = []
-    for structure in sweep.structures():
-        config = sweep.config_for_structure(structure)
-        members = sweep.members()
-        size = chunk_size or auto_chunk_size(config, len(members), n_dev)
-        if size % n_dev:
-            raise ConfigError(f"chunk_size = {size} is not allowed: must be a multiple of the "
-                              f"{n_dev} devices")
-        n_chunks = math.ceil(len(members) / size)
-        padded = members + [members[-1]] * (n_chunks * size - len(members))
-        stacked, axes = stack_members(config, padded, sweep.numeric_fields)
-        keys = np.asarray([m["seed"] for m in padded], dtype=np.uint32)
-        data_seeds = np.asarray([sweep.data_seed_of(m["seed"]) for m in padded],
-                                dtype=np.uint32)
-        sharded = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
-        replicated = NamedSharding(mesh, PartitionSpec())
-
-        def chunk_args(i: int) -> tuple[Any, Any, Config]:
-            part = slice(i * size, (i + 1) * size)
-            key = _global_array(jax.vmap(jax.random.key)(keys[part]), sharded)
-            if sweep.shared_data:
-                data_key = _global_array(jax.random.key(sweep.data_seed), replicated)
-            else:
-                data_key = _global_array(jax.vmap(jax.random.key)(data_seeds[part]), sharded)
-            cfg = jax.tree.map(
-                lambda leaf, ax: leaf if ax is None else _global_array(
-                    jnp.asarray(leaf[part]), sharded), stacked, axes,
-                is_leaf=lambda x: x is None)
-            return key, data_key, cfg
-
-        start = time.perf_counter()
-        compiled, fresh = compiled_ensemble(axes, sweep.shared_data, chunk_args(0))
-        compile_s = time.perf_counter() - start if fresh else 0.0
-        start = time.perf_counter()
-        chunks = []
-        reporter = progress_reporter(on_epoch) if on_epoch else _nullcontext()
-        with reporter:
-            for i in range(n_chunks):
-                out = compiled(*chunk_args(i))
-                chunks.append(_to_host(out))
-                if on_chunk:
-                    on_chunk(i + 1, n_chunks)
-        train_s = time.perf_counter() - start
-        result = jax.tree.map(lambda *xs: np.concatenate(xs)[: len(members)], *chunks)
-        stacked_real, _ = stack_members(config, members, sweep.numeric_fields)
-        outputs.append(SweepResult(sweep, structure, stacked_real, members, result, compile_s,
-                                   train_s))
-    return outputs
+    return [_run_structure(sweep, structure, chunk_size, mesh, on_epoch, on_chunk)
+            for structure in sweep.structures()]
 
 
-def _nullcontext() -> Any:
-    import contextlib
+def _run_structure(sweep: Sweep, structure: dict[str, Any], chunk_size: int | None,
+                   mesh: Mesh, on_epoch: Callable[[int, EpochMetrics | None], None] | None,
+                   on_chunk: Callable[[int, int], None] | None) -> SweepResult:
+    """All members of one network structure: padded to whole chunks, one program."""
+    import time
 
-    return contextlib.nullcontext()
+    n_dev = mesh.size
+    config = sweep.config_for_structure(structure)
+    members = sweep.members()
+    size = chunk_size or auto_chunk_size(config, len(members), n_dev)
+    if size % n_dev:
+        raise ConfigError(f"chunk_size = {size} is not allowed: must be a multiple of the "
+                          f"{n_dev} devices")
+    n_chunks = math.ceil(len(members) / size)
+    padded = members + [members[-1]] * (n_chunks * size - len(members))
+    stacked, axes = stack_members(config, padded, sweep.numeric_fields)
+    seeds = np.asarray([m["seed"] for m in padded], dtype=np.uint32)
+    data_seeds = np.asarray([sweep.data_seed_of(m["seed"]) for m in padded], dtype=np.uint32)
+    sharded = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
+    replicated = NamedSharding(mesh, PartitionSpec())
+
+    def chunk_args(i: int) -> tuple[Any, Any, Config]:
+        part = slice(i * size, (i + 1) * size)
+        key = _global_array(jax.vmap(jax.random.key)(seeds[part]), sharded)
+        if sweep.shared_data:
+            data_key = _global_array(jax.random.key(sweep.data_seed), replicated)
+        else:
+            data_key = _global_array(jax.vmap(jax.random.key)(data_seeds[part]), sharded)
+        cfg = jax.tree.map(
+            lambda leaf, ax: leaf if ax is None else _global_array(jnp.asarray(leaf[part]),
+                                                                   sharded),
+            stacked, axes, is_leaf=lambda x: x is None)
+        return key, data_key, cfg
+
+    start = time.perf_counter()
+    compiled, fresh = compiled_ensemble(axes, sweep.shared_data, chunk_args(0))
+    compile_s = time.perf_counter() - start if fresh else 0.0
+    start = time.perf_counter()
+    chunks = []
+    with progress_reporter(on_epoch) if on_epoch else contextlib.nullcontext():
+        for i in range(n_chunks):
+            chunks.append(_to_host(compiled(*chunk_args(i))))  # a sync between chunks only
+            if on_chunk:
+                on_chunk(i + 1, n_chunks)
+    train_s = time.perf_counter() - start
+    n = len(members)
+    result = jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *chunks)
+    stacked_real, _ = stack_members(config, members, sweep.numeric_fields)
+    return SweepResult(sweep, structure, stacked_real, members, result, compile_s, train_s)
 
 
 def _global_array(value: Any, sharding: NamedSharding) -> jax.Array:

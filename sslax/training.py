@@ -80,8 +80,8 @@ class TrainResult:
     best_epoch: Array
     n_epochs_run: Array
     history: EpochMetrics
-    train_eval: Evaluation
-    test_eval: Evaluation
+    train_eval: Evaluation | None
+    test_eval: Evaluation | None
 
 
 def evaluation_phase_offset(config: Config) -> str:
@@ -93,17 +93,21 @@ def make_datasets(data_key: Array, config: Config) -> Datasets:
     """Generate the training, validation and test sets of a run from ``data_key``.
 
     The training set of ``per_epoch`` φ0 mode keeps only its frozen noise keys (spikes are
-    regenerated per batch with a new φ0); other sets store bit-packed spikes.
+    regenerated per batch with a new φ0); other sets store their spikes as
+    ``config.training.spike_storage`` says.
     """
     stim, tr = config.stimulus, config.training
     k_train, k_valid, k_test = jax.random.split(data_key, 3)
     eval_mode = evaluation_phase_offset(config)
     train_mode = "per_sample" if stim.phase_offset == "per_sample" else "per_dataset"
     train = make_dataset(
-        k_train, tr.n_train, stim, train_mode, store_spikes=stim.phase_offset != "per_epoch"
+        k_train, tr.n_train, stim, train_mode, store_spikes=stim.phase_offset != "per_epoch",
+        spike_storage=tr.spike_storage,
     )
-    valid = make_dataset(k_valid, tr.n_valid, stim, eval_mode) if tr.n_valid > 0 else None
-    test = make_dataset(k_test, tr.n_test, stim, eval_mode)
+    storage = tr.spike_storage
+    valid = (make_dataset(k_valid, tr.n_valid, stim, eval_mode, spike_storage=storage)
+             if tr.n_valid > 0 else None)
+    test = make_dataset(k_test, tr.n_test, stim, eval_mode, spike_storage=storage)
     return Datasets(train, valid, test)
 
 
@@ -149,9 +153,12 @@ def _train(key: Array, data_key: Array, cfg: Config) -> TrainResult:
     return train_on_data(key, make_datasets(data_key, cfg), cfg)
 
 
-def train_on_data(key: Array, data: Datasets, cfg: Config) -> TrainResult:
+def train_on_data(key: Array, data: Datasets, cfg: Config,
+                  evaluate_best: bool = True) -> TrainResult:
     """The whole training run on given data sets (pure, jittable); ``train`` generates
-    ``data`` with :func:`make_datasets` and calls this. ``key`` is the network key."""
+    ``data`` with :func:`make_datasets` and calls this. ``key`` is the network key.
+    ``evaluate_best=False`` skips the final train/test evaluation (both are then ``None``).
+    """
     stim, tr = cfg.stimulus, cfg.training
     k_init, k_order, k_phase, k_fresh = jax.random.split(key, 4)
     fresh = tr.data_mode == "fresh"
@@ -257,8 +264,8 @@ def train_on_data(key: Array, data: Datasets, cfg: Config) -> TrainResult:
         final.best_epoch,
         final.n_epochs_run,
         history,
-        evaluate(final.best_params, data.train, cfg, eval_batch),
-        evaluate(final.best_params, data.test, cfg, eval_batch),
+        evaluate(final.best_params, data.train, cfg, eval_batch) if evaluate_best else None,
+        evaluate(final.best_params, data.test, cfg, eval_batch) if evaluate_best else None,
     )
 
 

@@ -27,7 +27,7 @@ TINY_STIM = dict(fibres_per_ear=8, duration=0.025)  # T = 25, 16 inputs
 
 # make_dataset is not jitted by the library; jitting it here lets tests share compiles
 make_dataset = jax.jit(
-    _make_dataset, static_argnums=(1, 3), static_argnames=("store_spikes", "chunk_size")
+    _make_dataset, static_argnums=(1, 3), static_argnames=("store_spikes", "spike_storage", "chunk_size")
 )
 
 
@@ -170,8 +170,18 @@ def test_big_set_layout(big_set):
     assert x.shape == (50, 512, 200)
     assert x.dtype == np.float32
     assert set(np.unique(x)) <= {0.0, 1.0}
-    assert data.spikes.dtype == jnp.uint8
-    assert data.spikes.shape == (512, 50, 25)
+    assert data.spikes.dtype == jnp.bool_
+    assert data.spikes.shape == (512, 50, 200)
+
+
+def test_bit_packed_storage_gives_the_same_inputs(big_set):
+    stim, data, x = big_set
+    packed = make_dataset(jax.random.key(7), 512, stim, spike_storage="bits")
+    assert packed.spikes.dtype == jnp.uint8
+    assert packed.spikes.shape == (512, 50, 25)
+    index = jnp.asarray([5, 0, 511, 77])
+    np.testing.assert_array_equal(np.asarray(batch_inputs(packed, index, stim)),
+                                  x[:, np.asarray(index)])
 
 
 def test_mean_rate_matches_analytic_mean(big_set):
