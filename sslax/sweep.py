@@ -39,7 +39,16 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sslax.config import Config, ConfigError, section_of
-from sslax.training import EpochMetrics, Run, TrainResult, _check_seed, _train, progress_reporter
+from sslax.training import (
+    EpochMetrics,
+    Run,
+    TrainResult,
+    _check_seed,
+    _train,
+    make_datasets,
+    progress_reporter,
+    train_on_data,
+)
 
 MEMBER_AXIS = "members"
 
@@ -168,8 +177,14 @@ def member_config(stacked: Config, fields: Sequence[str], index: int) -> Config:
 # ---------------------------------------------------------------------------------------------
 
 
-def _ensemble(axes: Config, shared_data: bool) -> Callable[..., TrainResult]:
-    return jax.jit(jax.vmap(_train, in_axes=(0, None if shared_data else 0, axes)))
+def _ensemble(axes: Config, data_mode: str) -> Callable[..., TrainResult]:
+    """``jit(vmap(...))`` of the run. ``data_mode``: ``"given"`` (shared data sets passed in,
+    generated once outside), ``"shared_key"`` (one data key, data generated inside) or
+    ``"member_keys"`` (a data key per member)."""
+    if data_mode == "given":
+        return jax.jit(jax.vmap(train_on_data, in_axes=(0, None, axes)))
+    return jax.jit(jax.vmap(_train, in_axes=(0, None if data_mode == "shared_key" else 0,
+                                             axes)))
 
 
 # Compiled ensemble programs, keyed by everything that fixes the program: the config's
@@ -178,16 +193,16 @@ def _ensemble(axes: Config, shared_data: bool) -> Callable[..., TrainResult]:
 _COMPILED: dict[Any, Any] = {}
 
 
-def compiled_ensemble(axes: Config, shared_data: bool, args: tuple[Any, ...]) -> tuple[Any, bool]:
-    """The compiled ``jit(vmap(train))`` for these arguments; ``(program, newly_compiled)``."""
+def compiled_ensemble(axes: Config, data_mode: str, args: tuple[Any, ...]) -> tuple[Any, bool]:
+    """The compiled ensemble program for these arguments; ``(program, newly_compiled)``."""
     leaves, treedef = jax.tree.flatten(args)
     key = (jax.tree.structure(axes),
-           tuple(jax.tree.leaves(axes, is_leaf=lambda x: x is None)), shared_data, treedef,
+           tuple(jax.tree.leaves(axes, is_leaf=lambda x: x is None)), data_mode, treedef,
            tuple((np.shape(x), type(x).__name__, str(jax.numpy.result_type(x)),
                   getattr(x, "sharding", None)) for x in leaves))
     if key in _COMPILED:
         return _COMPILED[key], False
-    _COMPILED[key] = _ensemble(axes, shared_data).lower(*args).compile()
+    _COMPILED[key] = _ensemble(axes, data_mode).lower(*args).compile()
     return _COMPILED[key], True
 
 
@@ -335,11 +350,23 @@ def _run_structure(sweep: Sweep, structure: dict[str, Any], chunk_size: int | No
     data_seeds = np.asarray([sweep.data_seed_of(m["seed"]) for m in padded], dtype=np.uint32)
     sharded = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
     replicated = NamedSharding(mesh, PartitionSpec())
+    # Shared data sets that no swept value changes are generated once, not once per chunk.
+    stimulus_swept = any(section_of(f) == "stimulus" for f in sweep.numeric_fields)
+    if not sweep.shared_data:
+        data_mode = "member_keys"
+    elif stimulus_swept or jax.process_count() > 1:
+        data_mode = "shared_key"
+    else:
+        data_mode = "given"
+        datasets = jax.device_put(
+            jax.jit(make_datasets)(jax.random.key(sweep.data_seed), config), replicated)
 
     def chunk_args(i: int) -> tuple[Any, Any, Config]:
         part = slice(i * size, (i + 1) * size)
         key = _global_array(jax.vmap(jax.random.key)(seeds[part]), sharded)
-        if sweep.shared_data:
+        if data_mode == "given":
+            data_key = datasets
+        elif data_mode == "shared_key":
             data_key = _global_array(jax.random.key(sweep.data_seed), replicated)
         else:
             data_key = _global_array(jax.vmap(jax.random.key)(data_seeds[part]), sharded)
@@ -350,7 +377,7 @@ def _run_structure(sweep: Sweep, structure: dict[str, Any], chunk_size: int | No
         return key, data_key, cfg
 
     start = time.perf_counter()
-    compiled, fresh = compiled_ensemble(axes, sweep.shared_data, chunk_args(0))
+    compiled, fresh = compiled_ensemble(axes, data_mode, chunk_args(0))
     compile_s = time.perf_counter() - start if fresh else 0.0
     start = time.perf_counter()
     chunks = []

@@ -27,7 +27,9 @@ TINY_STIM = dict(fibres_per_ear=8, duration=0.025)  # T = 25, 16 inputs
 
 # make_dataset is not jitted by the library; jitting it here lets tests share compiles
 make_dataset = jax.jit(
-    _make_dataset, static_argnums=(1, 3), static_argnames=("store_spikes", "spike_storage", "chunk_size")
+    _make_dataset,
+    static_argnums=(1, 3),
+    static_argnames=("store_spikes", "spike_storage", "chunk_size"),
 )
 
 
