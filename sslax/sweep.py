@@ -165,13 +165,6 @@ def stack_members(config: Config, members: Sequence[dict[str, Any]],
     return stacked, axes
 
 
-def member_config(stacked: Config, fields: Sequence[str], index: int) -> Config:
-    """The plain config of member ``index`` of a stacked config."""
-    return jax.tree_util.tree_map_with_path(
-        lambda path, leaf: float(np.asarray(leaf)[index]) if _field_name(path) in fields
-        else leaf, stacked)
-
-
 # ---------------------------------------------------------------------------------------------
 # running
 # ---------------------------------------------------------------------------------------------
@@ -272,10 +265,10 @@ class SweepResult:
 
     def member(self, index: int) -> Run:
         """Member ``index`` as a single :class:`Run` (save, load and analyse it as one)."""
-        fields = self.sweep.numeric_fields
-        config = member_config(self.config, fields, index)
-        config = Config.from_dict(config.to_dict())  # validated, plain Python values
-        seed = int(self.members[index]["seed"])
+        member = self.members[index]
+        values = {f: member[f] for f in self.sweep.numeric_fields}
+        config = self.sweep.config_for_structure(self.structure).replace_fields(**values)
+        seed = int(member["seed"])
         result = jax.tree.map(lambda x: x[index], self.result)
         return Run(config, seed, self.sweep.data_seed_of(seed), result)
 

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import tiny_config
 
 from sslax import training
 from sslax.config import Config, ConfigError
@@ -18,19 +19,9 @@ from sslax.metrics import evaluate
 from sslax.training import fit, make_train
 from sslax.training import make_datasets as _make_datasets
 
-# T = 25 steps, batch 4, 8 batches per epoch, validation 16 samples, early stopping after 2.
-BASE = Config().replace_fields(
-    fibres_per_ear=8,
-    duration=0.025,
-    n_hidden=6,
-    batch_size=4,
-    n_train=32,
-    n_valid=16,
-    n_test=16,
-    n_epochs=8,
-    patience=2,
-    tau_hidden=3e-3,
-)
+# The conftest's tiny sizes (T = 25, batch 4, 8 batches an epoch, 16 validation samples),
+# 8 epochs with early stopping after 2.
+BASE = tiny_config(n_epochs=8, patience=2, tau_hidden=3e-3)
 KEY, DATA_KEY = jax.random.key(0), jax.random.key(100)
 make_datasets = jax.jit(_make_datasets)  # one compile instead of many eager ones
 
