@@ -36,6 +36,12 @@ DataMode = Literal["fixed", "fresh"]
 SpikeStorage = Literal["bool", "bits"]
 
 
+#: A field of a pytree container (``Params``, ``Dataset``, ``Evaluation`` …): an array, or
+#: whatever JAX puts in a pytree leaf inside a transformation (tracers, shape structs).
+#: Deliberately not type-checked; the functions that use the arrays carry the shapes.
+Leaf = Any
+
+
 class ConfigError(ValueError):
     """A config field holds a value that is not allowed. The message names field and value."""
 

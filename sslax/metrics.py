@@ -24,7 +24,7 @@ from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import Float, Int
 
-from sslax.config import Config
+from sslax.config import Config, Leaf
 from sslax.network import Params, cross_entropy, forward, predict
 from sslax.stimulus import Dataset, batch_inputs, class_to_ipd, ipd_to_class
 
@@ -78,15 +78,15 @@ class Evaluation:
         ipd: true IPD of each sample [rad] [samples].
     """
 
-    loss: Array
-    accuracy: Array
-    mae_a: Array
-    mae_b: Array
-    confusion: Array
-    per_class_accuracy: Array
-    firing_rate: Array
-    predicted: Array
-    ipd: Array
+    loss: Leaf
+    accuracy: Leaf
+    mae_a: Leaf
+    mae_b: Leaf
+    confusion: Leaf
+    per_class_accuracy: Leaf
+    firing_rate: Leaf
+    predicted: Leaf
+    ipd: Leaf
 
     def summary(self) -> dict[str, float]:
         """The scalar metrics as Python floats (a host transfer: call outside compiled code)."""

@@ -17,7 +17,7 @@ from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import Float, Int
 
-from sslax.config import Config, NetworkConfig
+from sslax.config import Config, Leaf, NetworkConfig
 from sslax.neurons import decay, leaky_integrator, lif_layer, mean_membrane_weights
 
 
@@ -30,8 +30,8 @@ class Params:
         w_out: hidden → output weights [hidden, classes].
     """
 
-    w_in: Array
-    w_out: Array
+    w_in: Leaf
+    w_out: Leaf
 
 
 class Outputs(NamedTuple):
@@ -44,9 +44,9 @@ class Outputs(NamedTuple):
             the readout was computed in closed form (``mean``/``sum`` readouts).
     """
 
-    scores: Array
-    hidden_spikes: Array
-    membranes: Array | None
+    scores: Leaf
+    hidden_spikes: Leaf
+    membranes: Leaf
 
 
 def init_params(key: Array, config: Config) -> Params:

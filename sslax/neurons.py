@@ -219,12 +219,13 @@ def leaky_integrator_step(
 
 
 def leaky_integrator(
-    o: Float[Array, "time batch units"], *, a: ArrayLike
+    o: Float[ArrayLike, "time batch units"], *, a: ArrayLike
 ) -> Float[Array, "time batch units"]:
     """Membranes u_0 = 0, u_1 … u_{T−1} of leaky integrators driven by ``o``.
 
     Shapes: ``o`` and the result are [time, batch, units].
     """
+    o = jnp.asarray(o)
     _, u = lax.scan(partial(leaky_integrator_step, a=a), jnp.zeros(o.shape[1:], o.dtype), o)
     return u
 

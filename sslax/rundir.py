@@ -207,7 +207,7 @@ def load_run(path: str | os.PathLike[str]) -> SavedRun:
 def _params_template(config: Config) -> Params:
     from sslax.network import init_params
 
-    return jax.eval_shape(lambda: init_params(jax.random.key(0), config))
+    return init_params(jax.random.key(0), config)  # only its structure and shapes are used
 
 
 # ---------------------------------------------------------------------------------------------

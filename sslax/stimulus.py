@@ -27,7 +27,7 @@ from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import Bool, Float, Int, UInt8
 
-from sslax.config import StimulusConfig
+from sslax.config import Leaf, StimulusConfig
 
 TWO_PI = 2.0 * math.pi
 
@@ -162,11 +162,11 @@ class Dataset:
             per batch (per-epoch φ0 mode).
     """
 
-    ipd: Array
-    phase_offset: Array
-    delays: Array
-    noise_keys: Array
-    spikes: Array | None = None
+    ipd: Leaf
+    phase_offset: Leaf
+    delays: Leaf
+    noise_keys: Leaf
+    spikes: Leaf = None
 
     @property
     def n_samples(self) -> int:
