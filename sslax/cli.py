@@ -79,10 +79,10 @@ def train_command(args: list[str]) -> int:
 
     from sslax.plotting import save_figures
     from sslax.rundir import check_new_run_dir, save_run
-    from sslax.training import _check_seed, fit
+    from sslax.training import check_seed, fit
 
-    _check_seed("seed", parsed.seed)
-    _check_seed("data_seed", parsed.data_seed)
+    check_seed("seed", parsed.seed)
+    check_seed("data_seed", parsed.data_seed)
     out = parsed.out or Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
     check_new_run_dir(out)  # before compiling anything
 

@@ -31,7 +31,7 @@ Surrogate = Literal["sigmoid", "superspike"]
 UpdateOrder = Literal["parity", "textbook"]
 Reset = Literal["multiplicative", "subtractive"]
 Readout = Literal["mean", "sum", "max"]
-Init = Literal["parity", "fan_in"]
+Init = Literal["parity", "output_fan_in", "fan_in"]
 DataMode = Literal["fixed", "fresh"]
 SpikeStorage = Literal["bool", "bits"]
 
@@ -250,7 +250,8 @@ class NetworkConfig:
             original), ``sum`` over time, or ``max`` over time.
         init: weight initialisation: ``parity`` (U(±1/√N_h) for the input weights and
             U(±1/√N_c) for the output weights, as PyTorch's fan-in of an (in, out) tensor gave
-            the notebooks) or ``fan_in`` (the conventional U(±1/√N_in) for each layer).
+            the notebooks), ``output_fan_in`` (U(±1/√N_c) for both, which SCIENCE.md reports
+            of the starting notebook) or ``fan_in`` (the conventional U(±1/√N_in) per layer).
     """
 
     n_hidden: int = static(30)

@@ -54,12 +54,15 @@ def init_params(key: Array, config: Config) -> Params:
 
     ``init = "parity"`` reproduces the notebooks, whose PyTorch fan-in of an (in, out)
     tensor is its number of OUTPUTS: b = 1/√N_h for ``w_in`` and 1/√N_c for ``w_out``.
+    ``init = "output_fan_in"`` uses 1/√N_c for both (reported of the starting notebook).
     ``init = "fan_in"`` is the conventional b = 1/√(fan-in): 1/√N_in and 1/√N_h.
     """
     n_in, n_hidden = config.stimulus.n_inputs, config.network.n_hidden
     n_out = config.stimulus.n_classes
     if config.network.init == "parity":
         b_in, b_out = n_hidden**-0.5, n_out**-0.5
+    elif config.network.init == "output_fan_in":
+        b_in, b_out = n_out**-0.5, n_out**-0.5
     else:
         b_in, b_out = n_in**-0.5, n_hidden**-0.5
     k_in, k_out = jax.random.split(key)

@@ -43,11 +43,11 @@ from sslax.training import (
     EpochMetrics,
     Run,
     TrainResult,
-    _check_seed,
-    _train,
+    check_seed,
     make_datasets,
     progress_reporter,
     train_on_data,
+    train_with_data_key,
 )
 
 MEMBER_AXIS = "members"
@@ -89,12 +89,12 @@ class Sweep:
         if not self.seeds:
             raise ConfigError("seeds = () is not allowed: give at least one seed")
         for seed in self.seeds:
-            _check_seed("seed", seed)
+            check_seed("seed", seed)
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds = {self.seeds!r} is not allowed: seeds must be distinct")
-        _check_seed("data_seed", self.data_seed)
+        check_seed("data_seed", self.data_seed)
         if not self.shared_data:
-            _check_seed("data_seed + seed", self.data_seed + max(self.seeds))
+            check_seed("data_seed + seed", self.data_seed + max(self.seeds))
         self.config.validate()
         for name, values in self.grid.items():
             section_of(name)  # raises for an unknown field
@@ -176,8 +176,8 @@ def _ensemble(axes: Config, data_mode: str) -> Callable[..., TrainResult]:
     ``"member_keys"`` (a data key per member)."""
     if data_mode == "given":
         return jax.jit(jax.vmap(train_on_data, in_axes=(0, None, axes)))
-    return jax.jit(jax.vmap(_train, in_axes=(0, None if data_mode == "shared_key" else 0,
-                                             axes)))
+    data_axis = None if data_mode == "shared_key" else 0
+    return jax.jit(jax.vmap(train_with_data_key, in_axes=(0, data_axis, axes)))
 
 
 # Compiled ensemble programs, keyed by everything that fixes the program: the config's

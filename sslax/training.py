@@ -144,12 +144,14 @@ def make_train(config: Config) -> Callable[[Array, Array, Config | None], TrainR
                 "hparams must have the static fields of the config given to "
                 "make_train (sizes, step counts, option names)"
             )
-        return _train(key, data_key, cfg)
+        return train_with_data_key(key, data_key, cfg)
 
     return train
 
 
-def _train(key: Array, data_key: Array, cfg: Config) -> TrainResult:
+def train_with_data_key(key: Array, data_key: Array, cfg: Config) -> TrainResult:
+    """The whole run: data sets from ``data_key`` (:func:`make_datasets`), then
+    :func:`train_on_data`. What ``make_train``'s ``train`` calls, without its checks."""
     return train_on_data(key, make_datasets(data_key, cfg), cfg)
 
 
@@ -341,7 +343,7 @@ def _evaluate_splits(
     )
 
 
-_train_jit = jax.jit(_train)
+_train_jit = jax.jit(train_with_data_key)
 _evaluate_split_jit = jax.jit(_evaluate_splits)
 
 
@@ -358,8 +360,8 @@ def fit(
     every epoch while the program runs.
     """
     config.validate()
-    _check_seed("seed", seed)
-    _check_seed("data_seed", data_seed)
+    check_seed("seed", seed)
+    check_seed("data_seed", data_seed)
     reporter = progress_reporter(on_epoch) if on_epoch else contextlib.nullcontext()
     with reporter:
         result = _train_jit(jax.random.key(seed), jax.random.key(data_seed), config)
@@ -367,7 +369,7 @@ def fit(
     return Run(config, seed, data_seed, result)
 
 
-def _check_seed(name: str, value: Any) -> None:
+def check_seed(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
         raise ConfigError(
             f"{name} = {value!r} is not allowed: expected a whole number in [0, 2**32)"

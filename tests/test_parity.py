@@ -201,11 +201,12 @@ def test_gradients_match_hand_bptt(problem, readout):
 
 def test_parity_init_bounds():
     """Parity init: U(±1/√N_h) for W1 and U(±1/√N_c) for W2 (PyTorch's fan-in of (in, out));
-    fan_in init: U(±1/√N_in) and U(±1/√N_h)."""
+    fan_in init: U(±1/√N_in) and U(±1/√N_h); output_fan_in: U(±1/√N_c) for both."""
     cfg = parity_config()
     for init, b_in, b_out in (
         ("parity", N_HIDDEN**-0.5, N_CLASSES**-0.5),
         ("fan_in", N_IN**-0.5, N_HIDDEN**-0.5),
+        ("output_fan_in", N_CLASSES**-0.5, N_CLASSES**-0.5),
     ):
         p = init_params(jax.random.key(3), cfg.replace_fields(init=init))
         w_in, w_out = np.asarray(p.w_in), np.asarray(p.w_out)
