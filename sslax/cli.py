@@ -56,22 +56,25 @@ class EvaluateArgs:
 
 
 def _pop_preset(args: list[str]) -> tuple[str, list[str]]:
-    """Take ``--preset NAME`` (or ``--preset=NAME``) out of ``args``."""
+    """Take ``--preset NAME`` (or ``--preset=NAME``) out of ``args``; check the name."""
+    name, rest = "quickstart", args
     for i, arg in enumerate(args):
         if arg == "--preset":
             if i + 1 >= len(args):
                 raise ConfigError("--preset needs a name: " + ", ".join(PRESETS))
-            return args[i + 1], args[:i] + args[i + 2:]
+            name, rest = args[i + 1], args[:i] + args[i + 2:]
+            break
         if arg.startswith("--preset="):
-            return arg.split("=", 1)[1], args[:i] + args[i + 1:]
-    return "quickstart", args
+            name, rest = arg.split("=", 1)[1], args[:i] + args[i + 1:]
+            break
+    if name not in PRESETS:
+        raise ConfigError(f"--preset = {name!r} is not allowed: choose one of "
+                          + ", ".join(PRESETS))
+    return name, rest
 
 
 def train_command(args: list[str]) -> int:
     preset, args = _pop_preset(args)
-    if preset not in PRESETS:
-        raise ConfigError(f"--preset = {preset!r} is not allowed: choose one of "
-                          + ", ".join(PRESETS))
     parsed = tyro.cli(TrainArgs, args=args, prog="sslax train",
                       default=TrainArgs(config=PRESETS[preset]),
                       config=(tyro.conf.OmitArgPrefixes,))
@@ -195,9 +198,6 @@ def _sweep_args_class(base: Config) -> type:
 
 def sweep_command(args: list[str]) -> int:
     preset, args = _pop_preset(args)
-    if preset not in PRESETS:
-        raise ConfigError(f"--preset = {preset!r} is not allowed: choose one of "
-                          + ", ".join(PRESETS))
     base = PRESETS[preset]
     parsed = tyro.cli(_sweep_args_class(base), args=args, prog="sslax sweep",
                       config=(tyro.conf.OmitArgPrefixes,))

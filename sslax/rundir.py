@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -146,16 +147,12 @@ def save_run(run: Run, path: str | os.PathLike[str], extra: dict[str, Any] | Non
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    import io
-
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_atomic(path, buffer.getvalue())
 
 
 def _history_csv(history: EpochMetrics) -> bytes:
-    import io
-
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     names = list(EpochMetrics._fields)

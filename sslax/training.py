@@ -98,10 +98,9 @@ def make_datasets(data_key: Array, config: Config) -> Datasets:
     """
     stim, tr = config.stimulus, config.training
     k_train, k_valid, k_test = jax.random.split(data_key, 3)
-    eval_mode = evaluation_phase_offset(config)
-    train_mode = "per_sample" if stim.phase_offset == "per_sample" else "per_dataset"
+    eval_mode = evaluation_phase_offset(config)  # also the training set's initial φ0 draw
     train = make_dataset(
-        k_train, tr.n_train, stim, train_mode, store_spikes=stim.phase_offset != "per_epoch",
+        k_train, tr.n_train, stim, eval_mode, store_spikes=stim.phase_offset != "per_epoch",
         spike_storage=tr.spike_storage,
     )
     storage = tr.spike_storage
@@ -206,7 +205,7 @@ def train_on_data(key: Array, data: Datasets, cfg: Config,
 
         (params, opt_state), (losses, correct) = lax.scan(step, (state.params, state.opt_state), xs)
         if data.valid is not None:
-            ev = evaluate(params, data.valid, cfg, batch_size=max(batch, 256))
+            ev = evaluate(params, data.valid, cfg, evaluation_batch(cfg))
             valid_loss, valid_acc = ev.loss, ev.accuracy
             improved = valid_loss < state.best_loss
         else:
@@ -259,16 +258,22 @@ def train_on_data(key: Array, data: Datasets, cfg: Config,
         jnp.full((tr.n_epochs,), jnp.inf),
     )
     final, history = lax.scan(epoch_or_skip, init, jnp.arange(tr.n_epochs))
-    eval_batch = max(batch, 256)
-    return TrainResult(
-        final.params,
-        final.best_params,
-        final.best_epoch,
-        final.n_epochs_run,
-        history,
-        evaluate(final.best_params, data.train, cfg, eval_batch) if evaluate_best else None,
-        evaluate(final.best_params, data.test, cfg, eval_batch) if evaluate_best else None,
-    )
+    train_eval, test_eval = (evaluate_splits(final.best_params, data, cfg) if evaluate_best
+                             else (None, None))
+    return TrainResult(final.params, final.best_params, final.best_epoch, final.n_epochs_run,
+                       history, train_eval, test_eval)
+
+
+def evaluation_batch(config: Config) -> int:
+    """Samples per chunk when evaluating (bounds memory only; never changes a result)."""
+    return max(config.training.batch_size, 256)
+
+
+def evaluate_splits(params: Params, data: Datasets, config: Config) -> tuple[Evaluation,
+                                                                             Evaluation]:
+    """Metrics of ``params`` on the training and the test set of ``data``."""
+    return (evaluate(params, data.train, config, evaluation_batch(config)),
+            evaluate(params, data.test, config, evaluation_batch(config)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,12 +340,7 @@ def evaluate_run(config: Config, params: Params, data_seed: int) -> tuple[Evalua
 def _evaluate_splits(
     params: Params, data_key: Array, config: Config
 ) -> tuple[Evaluation, Evaluation]:
-    data = make_datasets(data_key, config)
-    eval_batch = max(config.training.batch_size, 256)
-    return (
-        evaluate(params, data.train, config, eval_batch),
-        evaluate(params, data.test, config, eval_batch),
-    )
+    return evaluate_splits(params, make_datasets(data_key, config), config)
 
 
 _train_jit = jax.jit(train_with_data_key)
