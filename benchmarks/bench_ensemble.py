@@ -6,7 +6,10 @@ is trained for one epoch:
 
 - **single**: ``sslax.training.train_on_data`` under ``jax.jit``, one network;
 - **ensemble**: the same function under ``jax.jit(jax.vmap(...))`` over ``--members``
-  network keys (the program ``sslax.sweep`` runs), data shared, not copied;
+  network keys (the program ``sslax.sweep`` runs), data shared, not copied. It runs in a
+  worker process whose CPU is split into ``--cpu-devices`` JAX devices (default one per
+  core, as ``sslax sweep`` does) with the members sharded over them; ``--cpu-devices 1``
+  measures the plain one-device program;
 - **torch**: ``benchmarks/torch_reference.py`` (the notebook's training loop), one network,
   2 threads.
 
@@ -15,17 +18,19 @@ All three exclude data generation and the final evaluation. Every measurement is
 median; ratios are of per-network training samples per second. Compile times (first call
 minus a steady call) and the peak RSS of the process are printed too.
 
-    python benchmarks/bench_ensemble.py [--members 64] [--repeats 3]
+    python benchmarks/bench_ensemble.py [--members 64] [--repeats 3] [--cpu-devices N]
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -41,14 +46,52 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def ensemble_worker(members: int, cpu_devices: int | None) -> None:
+    """Child process: compile the ensemble, then time one call per line read from stdin."""
+    from sslax.sweep import use_cpu_cores_as_devices
+
+    use_cpu_cores_as_devices(cpu_devices)
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    config = benchmark_config()
+    mesh = Mesh(np.asarray(jax.devices()), ("members",))
+    data = jax.device_put(jax.jit(make_datasets)(jax.random.key(1), config),
+                          NamedSharding(mesh, PartitionSpec()))
+    keys = jax.device_put(jax.vmap(jax.random.key)(jnp.arange(members)),
+                          NamedSharding(mesh, PartitionSpec("members")))
+
+    def one(key, data):
+        return train_on_data(key, data, config, evaluate_best=False).params
+
+    ensemble = jax.jit(jax.vmap(one, in_axes=(0, None)))
+    start = time.perf_counter()
+    jax.block_until_ready(ensemble(keys, data))
+    print(f"first {time.perf_counter() - start} {len(jax.devices())}", flush=True)
+    for _ in sys.stdin:
+        start = time.perf_counter()
+        jax.block_until_ready(ensemble(keys, data))
+        print(f"{time.perf_counter() - start} {peak_rss_mib()}", flush=True)
+
+
+def benchmark_config() -> Any:
+    return PRESETS["starting-notebook"].replace_fields(n_epochs=1, n_test=64)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cpu-devices", type=int, default=None,
+                        help="JAX devices the ensemble's CPU is split into (default: one "
+                             "per core; 1: a single device)")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch reference")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        ensemble_worker(args.members, args.cpu_devices)
+        return
 
-    config = PRESETS["starting-notebook"].replace_fields(n_epochs=1, n_test=64)
+    config = benchmark_config()
     n = config.training.n_batches * config.training.batch_size  # samples per network-epoch
     data = jax.block_until_ready(jax.jit(make_datasets)(jax.random.key(1), config))
 
@@ -56,11 +99,22 @@ def main() -> None:
         return train_on_data(key, data, config, evaluate_best=False).params
 
     single = jax.jit(one)
-    ensemble = jax.jit(jax.vmap(one, in_axes=(0, None)))
-    keys = jax.vmap(jax.random.key)(jnp.arange(args.members))
+    worker_cmd = [sys.executable, __file__, "--worker", "--members", str(args.members)]
+    if args.cpu_devices is not None:
+        worker_cmd += ["--cpu-devices", str(args.cpu_devices)]
+    worker = subprocess.Popen(worker_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    _, first_ensemble, n_devices = worker.stdout.readline().split()
+    worker_rss = [0.0]
 
-    programs = {"single": lambda: single(jax.random.key(0), data),
-                "ensemble": lambda: ensemble(keys, data)}
+    def ensemble() -> None:
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+        seconds, rss = worker.stdout.readline().split()
+        worker_rss[0] = max(worker_rss[0], float(rss))
+        return float(seconds)
+
+    programs = {"single": lambda: single(jax.random.key(0), data), "ensemble": ensemble}
     networks = {"single": 1, "ensemble": args.members}
     if not args.no_torch:
         import torch
@@ -74,21 +128,26 @@ def main() -> None:
                                               tau=20e-3, seed=0)
         networks["torch"] = 1
 
-    first = {}
-    for name, program in programs.items():
+    def timed(name: str) -> float:
         start = time.perf_counter()
-        jax.block_until_ready(program())
-        first[name] = time.perf_counter() - start
+        out = jax.block_until_ready(programs[name]())
+        return out if name == "ensemble" else time.perf_counter() - start
+
+    first = {"ensemble": float(first_ensemble)}
+    for name in programs:
+        if name != "ensemble":
+            first[name] = timed(name)
     times: dict[str, list[float]] = {name: [] for name in programs}
     for _ in range(args.repeats):
-        for name, program in programs.items():
-            start = time.perf_counter()
-            jax.block_until_ready(program())
-            times[name].append(time.perf_counter() - start)
+        for name in programs:
+            times[name].append(timed(name))
+    worker.stdin.close()
+    worker.wait()
 
     rate = {name: networks[name] * n / median(t) for name, t in times.items()}
     print(f"# bench_ensemble: 1 epoch of {n} samples per network, {args.members}-member "
-          f"ensemble, {args.repeats} repeats, jax {jax.__version__}")
+          f"ensemble on {n_devices} CPU device(s), {args.repeats} repeats, "
+          f"jax {jax.__version__}")
     print("| program | networks | median s | network-samples/s | compile s |")
     print("|---|---|---|---|---|")
     for name in programs:
@@ -99,7 +158,8 @@ def main() -> None:
     if "torch" in rate:
         print(f"ensemble / torch: {rate['ensemble'] / rate['torch']:.1f}x; "
               f"single / torch: {rate['single'] / rate['torch']:.1f}x")
-    print(f"peak RSS of the process: {peak_rss_mib():.0f} MiB")
+    print(f"peak RSS: {peak_rss_mib():.0f} MiB (single and torch), "
+          f"{worker_rss[0]:.0f} MiB (ensemble worker)")
 
 
 if __name__ == "__main__":

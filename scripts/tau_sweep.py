@@ -21,7 +21,7 @@ from pathlib import Path
 from sslax import PRESETS
 from sslax.plotting import save_sweep_figures
 from sslax.rundir import check_new_run_dir, save_sweep
-from sslax.sweep import Sweep, run_sweep
+from sslax.sweep import Sweep, run_sweep, use_cpu_cores_as_devices
 
 TAUS_MS = (1, 2, 5, 10, 15, 20, 25, 30)
 
@@ -33,7 +33,10 @@ def main() -> None:
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--out", type=Path,
                         default=Path("runs") / f"tau-sweep-{time.strftime('%Y%m%d-%H%M%S')}")
+    parser.add_argument("--cpu-devices", type=int, default=None,
+                        help="JAX devices to split the CPU into (default: one per core)")
     args = parser.parse_args()
+    use_cpu_cores_as_devices(args.cpu_devices)
     check_new_run_dir(args.out)
 
     config = PRESETS["starting-notebook"].replace_fields(n_epochs=args.epochs)

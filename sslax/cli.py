@@ -176,6 +176,10 @@ def _sweep_args_class(base: Config) -> type:
         ("chunk_size", Annotated[int | None, tyro.conf.arg(
             help="members per compiled call (default: chosen from memory).")],
          dataclasses.field(default=None)),
+        ("cpu_devices", Annotated[int | None, tyro.conf.arg(
+            help="on CPU, split the cores into this many JAX devices and shard the members "
+                 "over them (default: one per core; 1 turns it off).")],
+         dataclasses.field(default=None)),
         ("out", Annotated[Path | None, tyro.conf.arg(
             help="sweep directory to create; default runs/sweep-<preset>-<time>.")],
          dataclasses.field(default=None)),
@@ -202,6 +206,9 @@ def sweep_command(args: list[str]) -> int:
     parsed = tyro.cli(_sweep_args_class(base), args=args, prog="sslax sweep",
                       config=(tyro.conf.OmitArgPrefixes,))
 
+    from sslax.sweep import use_cpu_cores_as_devices
+
+    use_cpu_cores_as_devices(parsed.cpu_devices)  # before JAX starts its backends
     if parsed.coordinator is not None:
         import jax
 

@@ -18,7 +18,13 @@ from jax.typing import ArrayLike
 from jaxtyping import Float, Int
 
 from sslax.config import Config, Leaf, NetworkConfig
-from sslax.neurons import decay, leaky_integrator, lif_layer, mean_membrane_weights
+from sslax.neurons import (
+    decay,
+    leaky_integrator,
+    lif_layer,
+    lif_layer_with_readout,
+    mean_membrane_weights,
+)
 
 
 @struct.dataclass
@@ -89,20 +95,20 @@ def forward(
     """
     net, n_steps = config.network, config.stimulus.n_steps
     w = effective_weights(params, net)
-    x = jnp.asarray(spikes)
-    h = jnp.einsum("tbi,ih->tbh", x, w.w_in)
-    hidden = lif_layer(h, a=decay(net.tau_hidden, config.stimulus.dt), threshold=net.threshold,
-                       slope=net.surrogate_slope, surrogate=net.surrogate,
-                       update_order=net.update_order, reset=net.reset)
+    h = jnp.einsum("tbi,ih->tbh", jnp.asarray(spikes), w.w_in)
+    lif = dict(a=decay(net.tau_hidden, config.stimulus.dt), threshold=net.threshold,
+               slope=net.surrogate_slope, surrogate=net.surrogate,
+               update_order=net.update_order, reset=net.reset)
     a_out = decay(net.tau_out, config.stimulus.dt)
     if net.readout == "max":
+        hidden = lif_layer(h, **lif)
         membranes = leaky_integrator(jnp.einsum("tbh,hc->tbc", hidden, w.w_out), a=a_out)
         return Outputs(jnp.max(membranes, axis=0), hidden, membranes)
     weights = mean_membrane_weights(a_out, n_steps)
     if net.readout == "sum":
         weights = weights * n_steps
-    scores = jnp.einsum("t,tbh,hc->bc", weights, hidden, w.w_out)
-    return Outputs(scores, hidden, None)
+    hidden, weighted_count = lif_layer_with_readout(h, weights, **lif)
+    return Outputs(weighted_count @ w.w_out, hidden, None)
 
 
 def output_membranes(

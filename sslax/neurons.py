@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import Array, lax
+from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 from jaxtyping import Float
 
@@ -97,15 +98,39 @@ def lif_layer(
 ) -> Float[Array, "time batch units"]:
     """Run :func:`lif_step` over time from v = s = 0; returns the spike train [time, batch, units].
 
-    The parity order runs a fused scan with a hand-written backward pass
+    The parity order runs a fused loop with a hand-written backward pass
     (:func:`lif_parity_layer`), which computes the same gradients as differentiating
-    :func:`lif_step` with autodiff but keeps fewer intermediates (a little faster); the
-    textbook order is differentiated by autodiff.
+    :func:`lif_step` with autodiff but moves far less memory; the textbook order is
+    differentiated by autodiff.
+    """
+    weights = jnp.zeros(h.shape[0], h.dtype)
+    return lif_layer_with_readout(h, weights, a=a, threshold=threshold, slope=slope,
+                                  surrogate=surrogate, update_order=update_order, reset=reset)[0]
+
+
+def lif_layer_with_readout(
+    h: Float[Array, "time batch units"],
+    readout_weights: Float[ArrayLike, " time"],
+    *,
+    a: ArrayLike,
+    threshold: ArrayLike = 1.0,
+    slope: ArrayLike = 5.0,
+    surrogate: str = "sigmoid",
+    update_order: str = "parity",
+    reset: str = "multiplicative",
+) -> tuple[Float[Array, "time batch units"], Float[Array, "batch units"]]:
+    """:func:`lif_layer` and the time-weighted spike count r = Σ_t c_t·s_t [batch, units].
+
+    With c from :func:`mean_membrane_weights`, ``r @ W2`` is the mean output membrane, so
+    the network's readout never needs the spike train: in the parity order the weighted
+    count is accumulated inside the loop and its gradient fed back inside the backward loop,
+    and the spike train is only materialised when something uses it.
     """
     if update_order == "parity":
-        return lif_parity_layer(h, a, threshold, slope, surrogate, reset)
-    return lif_scan(h, a=a, threshold=threshold, slope=slope, surrogate=surrogate,
-                    update_order=update_order, reset=reset)
+        return lif_parity_layer(h, a, threshold, slope, readout_weights, surrogate, reset)
+    spikes = lif_scan(h, a=a, threshold=threshold, slope=slope, surrogate=surrogate,
+                      update_order=update_order, reset=reset)
+    return spikes, jnp.einsum("t,tbh->bh", jnp.asarray(readout_weights, h.dtype), spikes)
 
 
 def lif_scan(
@@ -129,30 +154,52 @@ def lif_scan(
 # ---------------------------------------------------------------------------------------------
 # fused parity-order layer with a hand-written backward pass
 # ---------------------------------------------------------------------------------------------
+#
+# Both loops are ``fori_loop``s that read and write time step t of [time, ...] arrays in
+# place, rather than ``scan``s: under ``vmap`` the member axis then stays in front
+# ([members, time, ...]) and XLA does not transpose every [time, batch, units] array
+# between the input projection, the loops and the weight gradient. The forward loop stores
+# only the membranes v_t; spikes are s_0 = 0, s_t = H(v_{t−1} − ϑ), recomputed where needed.
 
 
-def _parity_forward(h: Array, a: Array, threshold: Array, reset: str) -> tuple[Array, Array]:
-    """Spikes s_0 … s_{T−1} and membranes v_0 … v_{T−1} of the parity-order LIF."""
+def _row(x: Array, t: Array) -> Array:
+    return lax.dynamic_index_in_dim(x, t, 0, keepdims=False)
+
+
+def _spikes_from_membranes(membranes: Array, threshold: Array) -> Array:
+    """s_0 = 0 and s_t = H(v_{t−1} − ϑ): the parity order's spike train from its membranes."""
+    fired = (membranes[:-1] > threshold).astype(membranes.dtype)
+    return jnp.concatenate([jnp.zeros_like(membranes[:1]), fired])
+
+
+def _parity_forward(h: Array, a: Array, threshold: Array, weights: Array,
+                    reset: str) -> tuple[Array, Array]:
+    """Membranes v_0 … v_{T−1} [time, batch, units] and r = Σ_t c_t·s_t [batch, units]."""
     zeros = jnp.zeros(h.shape[1:], h.dtype)
 
-    def step(carry: tuple[Array, Array], h_t: Array) -> tuple[Any, tuple[Array, Array]]:
-        v, s = carry
-        leaked = a * v + h_t
+    def step(t: Array, carry: tuple[Array, ...]) -> tuple[Array, ...]:
+        v, s, r, membranes = carry
+        membranes = lax.dynamic_update_index_in_dim(membranes, v, t, 0)
+        leaked = a * v + _row(h, t)
         v_next = leaked * (1.0 - s) if reset == "multiplicative" else leaked - threshold * s
-        return (v_next, (v > threshold).astype(h.dtype)), (s, v)
+        return v_next, (v > threshold).astype(h.dtype), r + _row(weights, t) * s, membranes
 
-    _, (spikes, membranes) = lax.scan(step, (zeros, zeros), h)
-    return spikes, membranes
+    init = (zeros, zeros, zeros, jnp.zeros_like(h))
+    _, _, rate, membranes = lax.fori_loop(0, h.shape[0], step, init)
+    return membranes, rate
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+@partial(jax.custom_vjp, nondiff_argnums=(5, 6))
 def lif_parity_layer(h: Array, a: ArrayLike, threshold: ArrayLike, slope: ArrayLike,
-                     surrogate: str = "sigmoid", reset: str = "multiplicative") -> Array:
-    """Parity-order LIF layer [time, batch, units] → spikes, with a fused backward pass.
+                     readout_weights: ArrayLike, surrogate: str = "sigmoid",
+                     reset: str = "multiplicative") -> tuple[Array, Array]:
+    """Parity-order LIF layer: spikes [time, batch, units] and r = Σ_t c_t·s_t [batch, units].
 
-    Equal in value and gradient (with respect to ``h``, ``a`` and ``threshold``; ``slope``
-    gets none) to :func:`lif_scan` with ``update_order="parity"``. Backpropagation through
-    time, with λv_t = ∂L/∂v_t, λs_t = ∂L/∂s_t and g_t the incoming gradient of s_t:
+    Equal in value and gradient (with respect to ``h``, ``a``, ``threshold`` and the
+    readout weights c; ``slope`` gets none) to :func:`lif_scan` with
+    ``update_order="parity"`` followed by ``einsum("t,tbh->bh", c, spikes)``.
+    Backpropagation through time, with λv_t = ∂L/∂v_t, λs_t = ∂L/∂s_t and
+    g_t = ∂L/∂s_t (direct) + c_t·∂L/∂r the incoming gradient of s_t:
 
         multiplicative:  ∂L/∂h_t = λv_{t+1}(1 − s_t)
                          λs_t = g_t − λv_{t+1}(a·v_t + h_t)
@@ -160,47 +207,75 @@ def lif_parity_layer(h: Array, a: ArrayLike, threshold: ArrayLike, slope: ArrayL
         subtractive:     ∂L/∂h_t = λv_{t+1};  λs_t = g_t − ϑ·λv_{t+1}
                          λv_t = λs_{t+1}·σ'(v_t − ϑ) + a·λv_{t+1}
 
-    with σ' the surrogate derivative and λv_T = λs_T = 0.
+    with σ' the surrogate derivative and λv_T = λs_T = 0. Cotangents that are zero (an
+    unused spike train, a constant a or ϑ) are never materialised or accumulated.
     """
     a, threshold = jnp.asarray(a, h.dtype), jnp.asarray(threshold, h.dtype)
-    return _parity_forward(h, a, threshold, reset)[0]
+    membranes, rate = _parity_forward(h, a, threshold, jnp.asarray(readout_weights, h.dtype),
+                                      reset)
+    return _spikes_from_membranes(membranes, threshold), rate
 
 
-def _lif_parity_fwd(h: Array, a: ArrayLike, threshold: ArrayLike, slope: ArrayLike,
-                    surrogate: str, reset: str) -> tuple[Array, Any]:
-    a_, threshold_ = jnp.asarray(a, h.dtype), jnp.asarray(threshold, h.dtype)
-    spikes, membranes = _parity_forward(h, a_, threshold_, reset)
-    return spikes, (h, spikes, membranes, jnp.asarray(a), jnp.asarray(threshold),
-                    jnp.asarray(slope))
+def _lif_parity_fwd(h: Any, a: Any, threshold: Any, slope: Any, readout_weights: Any,
+                    surrogate: str, reset: str) -> tuple[tuple[Array, Array], Any]:
+    # symbolic_zeros=True: each argument arrives as CustomVJPPrimal(value, perturbed)
+    hv = h.value
+    a_, th_ = jnp.asarray(a.value, hv.dtype), jnp.asarray(threshold.value, hv.dtype)
+    weights = jnp.asarray(readout_weights.value)
+    membranes, rate = _parity_forward(hv, a_, th_, weights.astype(hv.dtype), reset)
+    needed = (a.perturbed, threshold.perturbed, readout_weights.perturbed)
+    residuals = (hv, membranes, jnp.asarray(a.value), jnp.asarray(threshold.value),
+                 jnp.asarray(slope.value), weights, needed)
+    return (_spikes_from_membranes(membranes, th_), rate), residuals
 
 
-def _lif_parity_bwd(surrogate: str, reset: str, residuals: Any, g: Array) -> tuple[Any, ...]:
-    h, spikes, membranes, a, threshold, slope = residuals
+def _lif_parity_bwd(surrogate: str, reset: str, residuals: Any,
+                    cotangents: tuple[Any, Any]) -> tuple[Any, ...]:
+    h, membranes, a, threshold, slope, weights, (need_a, need_th, need_w) = residuals
+    spikes_ct, rate_ct = cotangents
     derivative = SURROGATES[surrogate]
     a_, th = a.astype(h.dtype), threshold.astype(h.dtype)
+    c = weights.astype(h.dtype)
     zeros = jnp.zeros(h.shape[1:], h.dtype)
+    rate_ct = zeros if isinstance(rate_ct, SymbolicZero) else rate_ct
+    direct = None if isinstance(spikes_ct, SymbolicZero) else spikes_ct
+    n_steps = h.shape[0]
 
-    def step(carry: tuple[Array, Array], xs: tuple[Array, ...]) -> tuple[Any, Any]:
-        lam_v_next, lam_s_next = carry  # λv_{t+1}, λs_{t+1}
-        g_t, s_t, v_t, h_t = xs
+    def step(i: Array, carry: tuple[Any, ...]) -> tuple[Any, ...]:
+        lam_v_next, lam_s_next, dh_all, acc_a, acc_th = carry  # λv_{t+1}, λs_{t+1}
+        t = n_steps - 1 - i
+        v_t = _row(membranes, t)
+        s_t = jnp.where(t > 0, (_row(membranes, jnp.maximum(t - 1, 0)) > th).astype(h.dtype), 0)
+        g_t = _row(c, t) * rate_ct if direct is None else _row(c, t) * rate_ct + _row(direct, t)
         surrogate_t = lam_s_next * derivative(v_t - th, slope).astype(h.dtype)
         if reset == "multiplicative":
             dh = lam_v_next * (1.0 - s_t)
-            lam_s = g_t - lam_v_next * (a_ * v_t + h_t)
+            lam_s = g_t - lam_v_next * (a_ * v_t + _row(h, t))
             dth = -surrogate_t
         else:
             dh = lam_v_next
             lam_s = g_t - th * lam_v_next
             dth = -surrogate_t - lam_v_next * s_t
-        lam_v = surrogate_t + a_ * dh
-        return (lam_v, lam_s), (dh, dh * v_t, dth)
+        dh_all = lax.dynamic_update_index_in_dim(dh_all, dh, t, 0)
+        acc_a = None if acc_a is None else acc_a + dh * v_t
+        acc_th = None if acc_th is None else acc_th + dth
+        return surrogate_t + a_ * dh, lam_s, dh_all, acc_a, acc_th
 
-    _, (dh, da, dth) = lax.scan(step, (zeros, zeros), (g, spikes, membranes, h), reverse=True)
-    return (dh, _sum_to_shape(da, a.shape).astype(a.dtype),
-            _sum_to_shape(dth, threshold.shape).astype(threshold.dtype), None)
+    init = (zeros, zeros, jnp.zeros_like(h), zeros if need_a else None,
+            zeros if need_th else None)
+    _, _, dh_all, acc_a, acc_th = lax.fori_loop(0, n_steps, step, init)
+    da = (_sum_to_shape(acc_a, a.shape).astype(a.dtype) if need_a else jnp.zeros_like(a))
+    dth = (_sum_to_shape(acc_th, threshold.shape).astype(threshold.dtype) if need_th
+           else jnp.zeros_like(threshold))
+    if need_w:  # ∂L/∂c_t = Σ_{b,u} s_t·∂L/∂r
+        spikes = _spikes_from_membranes(membranes, th)
+        dw = jnp.einsum("tbh,bh->t", spikes, rate_ct).astype(weights.dtype)
+    else:
+        dw = jnp.zeros_like(weights)
+    return dh_all, da, dth, None, dw
 
 
-lif_parity_layer.defvjp(_lif_parity_fwd, _lif_parity_bwd)
+lif_parity_layer.defvjp(_lif_parity_fwd, _lif_parity_bwd, symbolic_zeros=True)
 
 
 def _sum_to_shape(x: Array, shape: tuple[int, ...]) -> Array:

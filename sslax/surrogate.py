@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -68,7 +69,7 @@ def _spike_fwd(x: ArrayLike, slope: ArrayLike, kind: str) -> tuple[Array, tuple[
     return heaviside(x), (jnp.asarray(x), jnp.asarray(slope))
 
 
-def _spike_bwd(kind: str, residuals: tuple[Array, Array], g: Array) -> tuple[Array, None]:
+def _spike_bwd(kind: str, residuals: tuple[Array, Any], g: Array) -> tuple[Array, None]:
     x, slope = residuals
     return g * SURROGATES[kind](x, slope).astype(x.dtype), None
 

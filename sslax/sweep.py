@@ -142,6 +142,28 @@ class Sweep:
         return self.data_seed if self.shared_data else self.data_seed + seed
 
 
+def use_cpu_cores_as_devices(n_devices: int | None = None) -> int:
+    """Expose the CPU as ``n_devices`` JAX devices (default: one per core) so that a sweep's
+    member axis is sharded over the cores. Call before JAX creates its backends; returns the
+    device count requested, or 0 when it is too late, when ``XLA_FLAGS`` already sets a host
+    device count, or when ``n_devices`` is 1.
+
+    XLA runs the elementwise work of one program (the LIF time loop) on one thread, so an
+    ensemble split over per-core devices uses every core; a single network is better off
+    with one device, whose matrix products use all cores.
+    """
+    n = len(os.sched_getaffinity(0)) if n_devices is None else n_devices
+    if n < 1:
+        raise ConfigError(f"cpu_devices = {n_devices} is not allowed: must be >= 1")
+    if n == 1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return 0
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError:  # the backends exist already
+        return 0
+    return n
+
+
 # ---------------------------------------------------------------------------------------------
 # batched configs
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from sslax.neurons import (
     decay,
     leaky_integrator,
     lif_layer,
+    lif_layer_with_readout,
+    lif_scan,
     lif_step,
     mean_membrane_weights,
 )
@@ -295,3 +297,54 @@ def test_lif_surrogate_gradient_matches_hand_bptt(x64, rng, threshold):
     assert float(ga) == pytest.approx(ga_np, rel=1e-5)
     # the last input never influences a recorded spike
     np.testing.assert_array_equal(np.asarray(gh[-1]), 0.0)
+
+
+@pytest.mark.parametrize("reset", ["multiplicative", "subtractive"])
+@pytest.mark.parametrize("update_order", ["parity", "textbook"])
+def test_readout_layer_equals_autodiff_of_the_scan(x64, rng, reset, update_order):
+    """The fused layer (spikes and r = Σ_t c_t s_t) against autodiff of lif_scan + einsum:
+    values exactly, and gradients for h, a, ϑ and c, with a loss that uses both outputs and
+    with one that uses only r (the training path, where the spike train is never built)."""
+    h = jnp.asarray(rng.normal(0.4, 0.8, size=(T, B, U)))
+    c = jnp.asarray(rng.uniform(0.0, 1.0, size=T))
+    direct = jnp.asarray(rng.normal(size=(T, B, U)))
+    scale = jnp.arange(1.0, U + 1)
+
+    def reference(h, a, threshold, c, use_spikes):
+        spikes = lif_scan(h, a=a, threshold=threshold, slope=5.0, update_order=update_order,
+                          reset=reset)
+        r = jnp.einsum("t,tbh->bh", c, spikes)
+        return jnp.sum(r**2 * scale) + (jnp.sum(spikes * direct) if use_spikes else 0.0)
+
+    def fused(h, a, threshold, c, use_spikes):
+        spikes, r = lif_layer_with_readout(h, c, a=a, threshold=threshold, slope=5.0,
+                                           update_order=update_order, reset=reset)
+        return jnp.sum(r**2 * scale) + (jnp.sum(spikes * direct) if use_spikes else 0.0)
+
+    args = (h, jnp.float64(0.85), jnp.float64(0.9), c)
+    for use_spikes in (True, False):
+        assert float(fused(*args, use_spikes)) == float(reference(*args, use_spikes))
+        want = jax.grad(reference, argnums=(0, 1, 2, 3))(*args, use_spikes)
+        got = jax.grad(fused, argnums=(0, 1, 2, 3))(*args, use_spikes)
+        for w, g in zip(want, got, strict=True):
+            np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-10, atol=1e-12)
+        assert np.abs(np.asarray(want[0])).max() > 0.1
+    # h only (a, ϑ and c constant): the path that skips their accumulators
+    g_h = jax.grad(lambda h: fused(h, *args[1:], False))(h)
+    np.testing.assert_allclose(g_h, jax.grad(lambda h: reference(h, *args[1:], False))(h),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_readout_layer_under_vmap_equals_each_member(x64, rng):
+    h = jnp.asarray(rng.normal(0.4, 0.8, size=(3, T, B, U)))
+    a = jnp.asarray([0.5, 0.8, 0.95])
+    c = jnp.asarray(rng.uniform(size=T))
+
+    def loss(h, a):
+        return jnp.sum(lif_layer_with_readout(h, c, a=a)[1] ** 2)
+
+    batched = jax.vmap(jax.grad(loss, argnums=(0, 1)))(h, a)
+    for k in range(3):
+        single = jax.grad(loss, argnums=(0, 1))(h[k], a[k])
+        np.testing.assert_array_equal(batched[0][k], single[0])
+        np.testing.assert_allclose(batched[1][k], single[1], rtol=1e-12)

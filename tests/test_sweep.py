@@ -234,3 +234,23 @@ def test_sweep_cli_smoke(tmp_path):
     assert bad.returncode != 0
     assert "tau_hidden = -0.002" in bad.stdout + bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_cpu_cores_become_devices_only_before_jax_starts():
+    code = textwrap.dedent("""
+        import os
+        os.environ.pop("XLA_FLAGS", None)
+        from sslax.sweep import use_cpu_cores_as_devices
+        n = use_cpu_cores_as_devices(3)
+        import jax
+        count = jax.device_count()            # starts the backend
+        late = use_cpu_cores_as_devices(2)    # too late now: no change
+        print(n, count, late, jax.device_count())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert out.stdout.split() == ["3", "3", "0", "3"]
+    with pytest.raises(ConfigError, match="cpu_devices = 0"):
+        from sslax.sweep import use_cpu_cores_as_devices
+
+        use_cpu_cores_as_devices(0)
