@@ -107,7 +107,7 @@ def main() -> None:
     _, first_ensemble, n_devices = worker.stdout.readline().split()
     worker_rss = [0.0]
 
-    def ensemble() -> None:
+    def ensemble() -> float:  # seconds of one call, timed in the worker
         worker.stdin.write("go\n")
         worker.stdin.flush()
         seconds, rss = worker.stdout.readline().split()

@@ -172,9 +172,12 @@ def _spikes_from_membranes(membranes: Array, threshold: Array) -> Array:
     return jnp.concatenate([jnp.zeros_like(membranes[:1]), fired])
 
 
-def _parity_forward(h: Array, a: Array, threshold: Array, weights: Array,
-                    reset: str) -> tuple[Array, Array]:
-    """Membranes v_0 … v_{T−1} [time, batch, units] and r = Σ_t c_t·s_t [batch, units]."""
+def _parity_forward(h: Array, a: ArrayLike, threshold: ArrayLike, weights: ArrayLike,
+                    reset: str) -> tuple[Array, Array, Array]:
+    """Spikes s_0 … s_{T−1} and membranes v_0 … v_{T−1} [time, batch, units], and
+    r = Σ_t c_t·s_t [batch, units]; a, ϑ and c are cast to the dtype of ``h``."""
+    a, threshold = jnp.asarray(a, h.dtype), jnp.asarray(threshold, h.dtype)
+    weights = jnp.asarray(weights, h.dtype)
     zeros = jnp.zeros(h.shape[1:], h.dtype)
 
     def step(t: Array, carry: tuple[Array, ...]) -> tuple[Array, ...]:
@@ -186,7 +189,7 @@ def _parity_forward(h: Array, a: Array, threshold: Array, weights: Array,
 
     init = (zeros, zeros, zeros, jnp.zeros_like(h))
     _, _, rate, membranes = lax.fori_loop(0, h.shape[0], step, init)
-    return membranes, rate
+    return _spikes_from_membranes(membranes, threshold), membranes, rate
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(5, 6))
@@ -210,23 +213,19 @@ def lif_parity_layer(h: Array, a: ArrayLike, threshold: ArrayLike, slope: ArrayL
     with σ' the surrogate derivative and λv_T = λs_T = 0. Cotangents that are zero (an
     unused spike train, a constant a or ϑ) are never materialised or accumulated.
     """
-    a, threshold = jnp.asarray(a, h.dtype), jnp.asarray(threshold, h.dtype)
-    membranes, rate = _parity_forward(h, a, threshold, jnp.asarray(readout_weights, h.dtype),
-                                      reset)
-    return _spikes_from_membranes(membranes, threshold), rate
+    spikes, _, rate = _parity_forward(h, a, threshold, readout_weights, reset)
+    return spikes, rate
 
 
 def _lif_parity_fwd(h: Any, a: Any, threshold: Any, slope: Any, readout_weights: Any,
                     surrogate: str, reset: str) -> tuple[tuple[Array, Array], Any]:
     # symbolic_zeros=True: each argument arrives as CustomVJPPrimal(value, perturbed)
-    hv = h.value
-    a_, th_ = jnp.asarray(a.value, hv.dtype), jnp.asarray(threshold.value, hv.dtype)
-    weights = jnp.asarray(readout_weights.value)
-    membranes, rate = _parity_forward(hv, a_, th_, weights.astype(hv.dtype), reset)
+    spikes, membranes, rate = _parity_forward(h.value, a.value, threshold.value,
+                                              readout_weights.value, reset)
     needed = (a.perturbed, threshold.perturbed, readout_weights.perturbed)
-    residuals = (hv, membranes, jnp.asarray(a.value), jnp.asarray(threshold.value),
-                 jnp.asarray(slope.value), weights, needed)
-    return (_spikes_from_membranes(membranes, th_), rate), residuals
+    residuals = (h.value, membranes, jnp.asarray(a.value), jnp.asarray(threshold.value),
+                 jnp.asarray(slope.value), jnp.asarray(readout_weights.value), needed)
+    return (spikes, rate), residuals
 
 
 def _lif_parity_bwd(surrogate: str, reset: str, residuals: Any,
