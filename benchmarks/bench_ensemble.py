@@ -11,9 +11,14 @@ is trained for one epoch:
   core, as ``sslax sweep`` does) with the members sharded over them; ``--cpu-devices 1``
   measures the plain one-device program;
 - **torch**: ``benchmarks/torch_reference.py`` (the notebook's training loop), one network,
-  2 threads.
+  2 threads;
+- **matmul ceiling**: in the ensemble's worker, the same members doing only the input
+  layer's two dense products per step (h = X·W and ∂W = Xᵀ·∂h, 154 MFLOP per 64-sample
+  step), on the same devices. Every training step does at least this work, so its
+  throughput bounds the ensemble's: a ratio target above ``matmul ceiling / single``
+  cannot be met by any schedule of the rest of the step.
 
-All three exclude data generation and the final evaluation. Every measurement is repeated
+All exclude data generation and the final evaluation. Every measurement is repeated
 (``--repeats``, interleaved round-robin so machine noise hits all three) and reported as the
 median; ratios are of per-network training samples per second. Compile times (first call
 minus a steady call) and the peak RSS of the process are printed too.
@@ -28,6 +33,8 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -35,11 +42,17 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from sslax import PRESETS
+from sslax.network import init_params
+from sslax.stimulus import batch_inputs
 from sslax.training import make_datasets, train_on_data
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+WORKER_PROGRAMS = ("ensemble", "matmul ceiling")
 
 
 def peak_rss_mib() -> float:
@@ -47,7 +60,8 @@ def peak_rss_mib() -> float:
 
 
 def ensemble_worker(members: int, cpu_devices: int | None) -> None:
-    """Child process: compile the ensemble, then time one call per line read from stdin."""
+    """Child process: compile the ensemble and the matmul ceiling, then time one call of
+    the program named on each line read from stdin."""
     from sslax.sweep import use_cpu_cores_as_devices
 
     use_cpu_cores_as_devices(cpu_devices)
@@ -55,22 +69,54 @@ def ensemble_worker(members: int, cpu_devices: int | None) -> None:
 
     config = benchmark_config()
     mesh = Mesh(np.asarray(jax.devices()), ("members",))
-    data = jax.device_put(jax.jit(make_datasets)(jax.random.key(1), config),
-                          NamedSharding(mesh, PartitionSpec()))
-    keys = jax.device_put(jax.vmap(jax.random.key)(jnp.arange(members)),
-                          NamedSharding(mesh, PartitionSpec("members")))
+    shared = NamedSharding(mesh, PartitionSpec())
+    per_member = NamedSharding(mesh, PartitionSpec("members"))
+    data = jax.device_put(jax.jit(make_datasets)(jax.random.key(1), config), shared)
+    keys = jax.device_put(jax.vmap(jax.random.key)(jnp.arange(members)), per_member)
 
     def one(key, data):
         return train_on_data(key, data, config, evaluate_best=False).params
 
     ensemble = jax.jit(jax.vmap(one, in_axes=(0, None)))
+    inputs, weights = matmul_ceiling_operands(keys, data, config)
+    ceiling = jax.jit(jax.vmap(partial(matmul_ceiling_epoch, n_batches=config.training.n_batches)))
+    programs = {"ensemble": lambda: ensemble(keys, data),
+                "matmul": lambda: ceiling(inputs, weights)}
     start = time.perf_counter()
-    jax.block_until_ready(ensemble(keys, data))
+    jax.block_until_ready(programs["ensemble"]())
     print(f"first {time.perf_counter() - start} {len(jax.devices())}", flush=True)
-    for _ in sys.stdin:
+    jax.block_until_ready(programs["matmul"]())
+    for line in sys.stdin:
         start = time.perf_counter()
-        jax.block_until_ready(ensemble(keys, data))
+        jax.block_until_ready(programs[line.strip()]())
         print(f"{time.perf_counter() - start} {peak_rss_mib()}", flush=True)
+
+
+def matmul_ceiling_operands(keys: jax.Array, data: Any,
+                            config: Any) -> tuple[jax.Array, jax.Array]:
+    """Each member's input spikes of one batch as the float32 [time·batch, inputs] matrix
+    the input layer multiplies, and its initial input weights [inputs, hidden]."""
+    stim, tr = config.stimulus, config.training
+
+    def member(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        index = jax.random.choice(key, tr.n_train, (tr.batch_size,), replace=False)
+        x = batch_inputs(data.train, index, stim)
+        return x.reshape(-1, stim.n_inputs), init_params(key, config).w_in
+
+    return jax.block_until_ready(jax.jit(jax.vmap(member))(keys))
+
+
+def matmul_ceiling_epoch(inputs: jax.Array, w_in: jax.Array, n_batches: int) -> jax.Array:
+    """One network-epoch of the input layer's two dense products and nothing else:
+    h = X·W (forward) and ∂W = Xᵀ·∂h (weight gradient, with ∂h = h), n_batches times, each
+    step depending on the last. No training step can do less than this dense work, so its
+    throughput bounds the ensemble's."""
+
+    def step(w: jax.Array, _: Any) -> tuple[jax.Array, None]:
+        h = inputs @ w
+        return w - 1e-6 * (inputs.T @ h), None
+
+    return lax.scan(step, w_in, None, length=n_batches)[0]
 
 
 def benchmark_config() -> Any:
@@ -107,15 +153,18 @@ def main() -> None:
     _, first_ensemble, n_devices = worker.stdout.readline().split()
     worker_rss = [0.0]
 
-    def ensemble() -> float:  # seconds of one call, timed in the worker
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
-        seconds, rss = worker.stdout.readline().split()
-        worker_rss[0] = max(worker_rss[0], float(rss))
-        return float(seconds)
+    def in_worker(name: str) -> Callable[[], float]:
+        def call() -> float:  # seconds of one call, timed in the worker
+            worker.stdin.write(f"{name}\n")
+            worker.stdin.flush()
+            seconds, rss = worker.stdout.readline().split()
+            worker_rss[0] = max(worker_rss[0], float(rss))
+            return float(seconds)
+        return call
 
-    programs = {"single": lambda: single(jax.random.key(0), data), "ensemble": ensemble}
-    networks = {"single": 1, "ensemble": args.members}
+    programs = {"single": lambda: single(jax.random.key(0), data),
+                "ensemble": in_worker("ensemble"), "matmul ceiling": in_worker("matmul")}
+    networks = {"single": 1, "ensemble": args.members, "matmul ceiling": args.members}
     if not args.no_torch:
         import torch
         import torch_reference as ref
@@ -131,11 +180,11 @@ def main() -> None:
     def timed(name: str) -> float:
         start = time.perf_counter()
         out = jax.block_until_ready(programs[name]())
-        return out if name == "ensemble" else time.perf_counter() - start
+        return out if name in WORKER_PROGRAMS else time.perf_counter() - start
 
     first = {"ensemble": float(first_ensemble)}
     for name in programs:
-        if name != "ensemble":
+        if name not in first:
             first[name] = timed(name)
     times: dict[str, list[float]] = {name: [] for name in programs}
     for _ in range(args.repeats):
@@ -151,13 +200,17 @@ def main() -> None:
     print("| program | networks | median s | network-samples/s | compile s |")
     print("|---|---|---|---|---|")
     for name in programs:
-        compile_s = first[name] - median(times[name]) if name != "torch" else 0.0
+        compile_s = (f"{first[name] - median(times[name]):.1f}"
+                     if name in ("single", "ensemble") else "")
         print(f"| {name} | {networks[name]} | {median(times[name]):.2f} | "
-              f"{rate[name]:,.0f} | {compile_s:.1f} |")
-    print(f"ensemble / single per-network throughput: {rate['ensemble'] / rate['single']:.2f}x")
+              f"{rate[name]:,.0f} | {compile_s} |")
+    print(f"ensemble / single per-network throughput: {rate['ensemble'] / rate['single']:.2f}x"
+          f" (matmul ceiling / single: {rate['matmul ceiling'] / rate['single']:.2f}x; the "
+          f"ensemble reaches {rate['ensemble'] / rate['matmul ceiling']:.0%} of it)")
     if "torch" in rate:
         print(f"ensemble / torch: {rate['ensemble'] / rate['torch']:.1f}x; "
-              f"single / torch: {rate['single'] / rate['torch']:.1f}x")
+              f"single / torch: {rate['single'] / rate['torch']:.1f}x; "
+              f"matmul ceiling / torch: {rate['matmul ceiling'] / rate['torch']:.1f}x")
     print(f"peak RSS: {peak_rss_mib():.0f} MiB (single and torch), "
           f"{worker_rss[0]:.0f} MiB (ensemble worker)")
 

@@ -11,6 +11,12 @@ run as an outer loop, one compile per structure.
   members (generated once per device, not copied per member) unless ``shared_data=False``,
   when member ``seed`` uses data seed ``data_seed + seed``. Either way member k equals a
   single :func:`sslax.fit` with the same seed, data seed and values.
+- Members with the same seed share their initialisation, data order and data, so they run
+  in *groups*: consecutive grid points of one seed, an inner ``vmap`` over the values inside
+  the outer one over groups. Work that no swept value changes (gathering each batch's input
+  spikes and the input layer's products with them) is then one computation per group, not
+  one per member: on a 2-core CPU the τ sweep trains 20 % faster. Results are the members'
+  own, to float rounding (XLA may order a product's sums differently).
 - Grids larger than fit in memory at once run in chunks of equal size (one compile); the
   chunk size is chosen from an estimate of the memory per member unless given.
 - With several devices (GPUs, TPU cores, or ``--xla_force_host_platform_device_count`` CPU
@@ -193,13 +199,33 @@ def stack_members(config: Config, members: Sequence[dict[str, Any]],
 
 
 def _ensemble(axes: Config, data_mode: str) -> Callable[..., TrainResult]:
-    """``jit(vmap(...))`` of the run. ``data_mode``: ``"given"`` (shared data sets passed in,
-    generated once outside), ``"shared_key"`` (one data key, data generated inside) or
-    ``"member_keys"`` (a data key per member)."""
-    if data_mode == "given":
-        return jax.jit(jax.vmap(train_on_data, in_axes=(0, None, axes)))
-    data_axis = None if data_mode == "shared_key" else 0
-    return jax.jit(jax.vmap(train_with_data_key, in_axes=(0, data_axis, axes)))
+    """``jit`` of ``vmap`` over groups of ``vmap`` over each group's grid points.
+
+    Arguments: network keys [groups], the data (``data_mode``: ``"given"``, shared data sets
+    generated once outside; ``"shared_key"``, one data key, data generated inside;
+    ``"member_keys"``, a data key per group) and the config with swept leaves [groups,
+    group size]. A group's members share its keys, so the inner ``vmap`` leaves everything
+    that only depends on them unbatched.
+    """
+    run = train_on_data if data_mode == "given" else train_with_data_key
+    if any(ax is not None for ax in jax.tree.leaves(axes, is_leaf=lambda x: x is None)):
+        per_group = jax.vmap(run, in_axes=(None, None, axes))
+    else:  # seeds only: groups of one member
+
+        def per_group(*args: Any) -> TrainResult:
+            return jax.tree.map(lambda x: x[None], run(*args))
+
+    data_axis = 0 if data_mode == "member_keys" else None
+    return jax.jit(jax.vmap(per_group, in_axes=(0, data_axis, axes)))
+
+
+def group_size(n_values: int, chunk_size: int, n_devices: int) -> int:
+    """Members per group: the largest divisor of the number of grid points (per seed) that
+    also divides ``chunk_size / n_devices``, so that every chunk holds whole groups and every
+    device the same number of them. Any such choice pads the same members (chunks are
+    ``chunk_size`` members either way), so the largest shares the most work."""
+    per_device = chunk_size // n_devices
+    return max(g for g in range(1, n_values + 1) if n_values % g == 0 and per_device % g == 0)
 
 
 # Compiled ensemble programs, keyed by everything that fixes the program: the config's
@@ -359,10 +385,13 @@ def _run_structure(sweep: Sweep, structure: dict[str, Any], chunk_size: int | No
         raise ConfigError(f"chunk_size = {size} is not allowed: must be a multiple of the "
                           f"{n_dev} devices")
     n_chunks = math.ceil(len(members) / size)
+    group = group_size(math.prod(sweep.shape[1:]), size, n_dev)
     padded = members + [members[-1]] * (n_chunks * size - len(members))
     stacked, axes = stack_members(config, padded, sweep.numeric_fields)
-    seeds = np.asarray([m["seed"] for m in padded], dtype=np.uint32)
-    data_seeds = np.asarray([sweep.data_seed_of(m["seed"]) for m in padded], dtype=np.uint32)
+    stacked = jax.tree.map(lambda leaf, ax: leaf if ax is None else leaf.reshape(-1, group),
+                           stacked, axes, is_leaf=lambda x: x is None)
+    seeds = np.asarray([m["seed"] for m in padded[::group]], dtype=np.uint32)
+    data_seeds = np.asarray([sweep.data_seed_of(int(seed)) for seed in seeds], dtype=np.uint32)
     sharded = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
     replicated = NamedSharding(mesh, PartitionSpec())
     # Shared data sets that no swept value changes are generated once, not once per chunk.
@@ -377,7 +406,7 @@ def _run_structure(sweep: Sweep, structure: dict[str, Any], chunk_size: int | No
             jax.jit(make_datasets)(jax.random.key(sweep.data_seed), config), replicated)
 
     def chunk_args(i: int) -> tuple[Any, Any, Config]:
-        part = slice(i * size, (i + 1) * size)
+        part = slice(i * size // group, (i + 1) * size // group)  # this chunk's groups
         key = _global_array(jax.vmap(jax.random.key)(seeds[part]), sharded)
         if data_mode == "given":
             data_key = datasets
@@ -403,7 +432,8 @@ def _run_structure(sweep: Sweep, structure: dict[str, Any], chunk_size: int | No
                 on_chunk(i + 1, n_chunks)
     train_s = time.perf_counter() - start
     n = len(members)
-    result = jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *chunks)
+    result = jax.tree.map(lambda *xs: np.concatenate(xs).reshape(-1, *xs[0].shape[2:])[:n],
+                          *chunks)
     stacked_real, _ = stack_members(config, members, sweep.numeric_fields)
     return SweepResult(sweep, structure, stacked_real, members, result, compile_s, train_s)
 

@@ -15,7 +15,7 @@ import pytest
 
 from sslax import Config, ConfigError, fit
 from sslax.rundir import load_sweep, save_sweep
-from sslax.sweep import Sweep, auto_chunk_size, compile_count, run_sweep
+from sslax.sweep import Sweep, auto_chunk_size, compile_count, group_size, run_sweep
 
 TINY = dict(n_epochs=2, n_train=48, n_valid=24, n_test=24, batch_size=8, patience=0,
             fibres_per_ear=8, n_hidden=5, duration=0.03, rate_max=400.0)
@@ -133,6 +133,29 @@ def test_auto_chunk_size_respects_memory_and_devices():
     small = auto_chunk_size(config, 80, 1, memory_bytes=200 * 10**6)
     assert 1 <= small < 80
     assert auto_chunk_size(config, 80, 4, memory_bytes=10**12) % 4 == 0
+
+
+
+@pytest.mark.parametrize(("n_values", "chunk_size", "n_devices", "expected"), [
+    (8, 80, 2, 8),   # the τ sweep: 10 seeds × 8 τ, one group per seed, 5 groups per device
+    (8, 8, 2, 4),    # one seed, two devices: half the values on each
+    (4, 8, 1, 4),
+    (6, 8, 2, 2),    # a group must divide both the values and the members per device
+    (5, 4, 1, 1),    # no common divisor: members run one by one, as a flat ensemble
+    (1, 64, 2, 1),   # seeds only
+])
+def test_group_size_divides_values_and_members_per_device(n_values, chunk_size, n_devices,
+                                                          expected):
+    assert group_size(n_values, chunk_size, n_devices) == expected
+
+
+def test_groups_of_a_seed_split_over_devices_equal_one_group():
+    """One seed and four τ values: in groups of 2 (two per chunk) and in one group of 4."""
+    sweep = Sweep(tiny_config(), seeds=(3,), grid={"tau_hidden": (2e-3, 4e-3, 6e-3, 8e-3)})
+    halves = run_sweep(sweep, chunk_size=2)[0].result  # group_size(4, 2, 1) = 2
+    whole = run_sweep(sweep, chunk_size=4)[0].result
+    np.testing.assert_allclose(halves.best_params.w_in, whole.best_params.w_in, atol=1e-5)
+    np.testing.assert_allclose(halves.history.train_loss, whole.history.train_loss, rtol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------
