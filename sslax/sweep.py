@@ -13,10 +13,13 @@ run as an outer loop, one compile per structure.
   single :func:`sslax.fit` with the same seed, data seed and values.
 - Members with the same seed share their initialisation, data order and data, so they run
   in *groups*: consecutive grid points of one seed, an inner ``vmap`` over the values inside
-  the outer one over groups. Work that no swept value changes (gathering each batch's input
-  spikes and the input layer's products with them) is then one computation per group, not
-  one per member: on a 2-core CPU the τ sweep trains 20 % faster. Results are the members'
-  own, to float rounding (XLA may order a product's sums differently).
+  the outer one over groups. Work that no swept value changes is then done once per group:
+  each batch's input spikes are gathered once, and the input layer of all the group's
+  members is one matrix product with them (members next to units, [time, batch, members,
+  units]), which the LIF loops consume as one wider layer
+  (:func:`sslax.neurons.members_as_units`) instead of transposing members to the front.
+  On the 2-core CPU this halves the τ sweep's time (80 networks: 117 s, against 215 s as a
+  flat ensemble). Values are unchanged.
 - Grids larger than fit in memory at once run in chunks of equal size (one compile); the
   chunk size is chosen from an estimate of the memory per member unless given.
 - With several devices (GPUs, TPU cores, or ``--xla_force_host_platform_device_count`` CPU
@@ -45,6 +48,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sslax.config import Config, ConfigError, section_of
+from sslax.neurons import members_as_units
 from sslax.training import (
     EpochMetrics,
     Run,
@@ -209,7 +213,12 @@ def _ensemble(axes: Config, data_mode: str) -> Callable[..., TrainResult]:
     """
     run = train_on_data if data_mode == "given" else train_with_data_key
     if any(ax is not None for ax in jax.tree.leaves(axes, is_leaf=lambda x: x is None)):
-        per_group = jax.vmap(run, in_axes=(None, None, axes))
+
+        def run_as_units(*args: Any) -> TrainResult:
+            with members_as_units():  # one projection per batch: merge members into units
+                return run(*args)
+
+        per_group = jax.vmap(run_as_units, in_axes=(None, None, axes))
     else:  # seeds only: groups of one member
 
         def per_group(*args: Any) -> TrainResult:

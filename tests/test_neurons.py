@@ -17,9 +17,11 @@ from sslax.neurons import (
     leaky_integrator,
     lif_layer,
     lif_layer_with_readout,
+    lif_parity_layer,
     lif_scan,
     lif_step,
     mean_membrane_weights,
+    members_as_units,
 )
 
 T, B, U = 23, 4, 3  # time, batch, units: all different on purpose
@@ -348,3 +350,34 @@ def test_readout_layer_under_vmap_equals_each_member(x64, rng):
         single = jax.grad(loss, argnums=(0, 1))(h[k], a[k])
         np.testing.assert_array_equal(batched[0][k], single[0])
         np.testing.assert_allclose(batched[1][k], single[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("reset", ["multiplicative", "subtractive"])
+def test_members_as_units_equals_each_member(x64, rng, reset):
+    """Merging the member axis into the units axis (how sweeps run a group sharing its input)
+    changes no value or gradient: per-member a, ϑ, slope and readout weights become
+    per-unit ones, and an unbatched input is shared."""
+    h = jnp.asarray(rng.normal(0.4, 0.8, size=(3, T, B, U)))
+    a = jnp.asarray([0.5, 0.8, 0.95])
+    threshold = jnp.asarray([1.0, 0.9, 1.2])
+    slope = jnp.asarray([5.0, 2.0, 9.0])
+    c = jnp.asarray(rng.uniform(size=(3, T)))
+    w = jnp.asarray(rng.normal(size=(B, U)))
+
+    def loss(h, a, threshold, slope, c):
+        spikes, rate = lif_parity_layer(h, a, threshold, slope, c, "sigmoid", reset)
+        return jnp.sum(rate * w) + jnp.sum(spikes[:, 0] ** 2)  # both outputs used
+
+    grad = jax.value_and_grad(loss, argnums=(0, 1, 2, 4))
+    for shared_h in (False, True):
+        args = (h[0] if shared_h else h, a, threshold, slope, c)
+        axes = (None if shared_h else 0, 0, 0, 0, 0)
+        plain = jax.vmap(grad, in_axes=axes)(*args)
+        with members_as_units():
+            merged = jax.jit(jax.vmap(grad, in_axes=axes))(*args)
+        for k in range(3):
+            single = grad(*(x if ax is None else x[k] for x, ax in zip(args, axes, strict=True)))
+            for got in (plain, merged):
+                jax.tree.map(lambda x, y, k=k: np.testing.assert_allclose(x[k], y, rtol=1e-12,
+                                                                          atol=1e-12),
+                             got, single)
