@@ -10,6 +10,10 @@ is trained for one epoch:
   worker process whose CPU is split into ``--cpu-devices`` JAX devices (default one per
   core, as ``sslax sweep`` does) with the members sharded over them; ``--cpu-devices 1``
   measures the plain one-device program;
+- **sweep**: the same number of members as a sweep, ``--members / 8`` seeds × the 8 τ
+  values of ``scripts/tau_sweep.py``, run as :mod:`sslax.sweep` runs it: the members of a
+  seed share their initialisation and sample order, so they form a group (an inner
+  ``vmap`` under :func:`sslax.neurons.members_as_units`) with one input product per batch;
 - **torch**: ``benchmarks/torch_reference.py`` (the notebook's training loop), one network,
   2 threads;
 - **matmul ceiling**: in the ensemble's worker, the same members doing only the input
@@ -29,6 +33,7 @@ minus a steady call) and the peak RSS of the process are printed too.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
@@ -52,7 +57,8 @@ from sslax.training import make_datasets, train_on_data
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-WORKER_PROGRAMS = ("ensemble", "matmul ceiling")
+WORKER_PROGRAMS = ("ensemble", "sweep", "matmul ceiling")
+SWEEP_TAUS = tuple(t * 1e-3 for t in (1, 2, 5, 10, 15, 20, 25, 30))  # as scripts/tau_sweep.py
 
 
 def peak_rss_mib() -> float:
@@ -60,12 +66,15 @@ def peak_rss_mib() -> float:
 
 
 def ensemble_worker(members: int, cpu_devices: int | None) -> None:
-    """Child process: compile the ensemble and the matmul ceiling, then time one call of
-    the program named on each line read from stdin."""
+    """Child process: compile the worker's programs, print their first-call times (JSON),
+    then time one call of the program named on each line read from stdin."""
     from sslax.sweep import use_cpu_cores_as_devices
 
     use_cpu_cores_as_devices(cpu_devices)
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    from sslax.neurons import members_as_units
+    from sslax.sweep import stack_members
 
     config = benchmark_config()
     mesh = Mesh(np.asarray(jax.devices()), ("members",))
@@ -74,18 +83,42 @@ def ensemble_worker(members: int, cpu_devices: int | None) -> None:
     data = jax.device_put(jax.jit(make_datasets)(jax.random.key(1), config), shared)
     keys = jax.device_put(jax.vmap(jax.random.key)(jnp.arange(members)), per_member)
 
-    def one(key, data):
-        return train_on_data(key, data, config, evaluate_best=False).params
+    def one(key, data, cfg=config):
+        return train_on_data(key, data, cfg, evaluate_best=False).params
 
     ensemble = jax.jit(jax.vmap(one, in_axes=(0, None)))
+
+    # the sweep: seeds × the 8 τ values, grouped by seed as sslax.sweep runs it
+    n_seeds = members // len(SWEEP_TAUS)
+    if n_seeds % len(jax.devices()) or members % len(jax.devices()):
+        raise SystemExit(f"--members = {members} is not allowed here: {n_seeds} sweep seeds "
+                         f"and {members} members must both split over "
+                         f"{len(jax.devices())} devices")
+    grid = [{"tau_hidden": tau} for _ in range(n_seeds) for tau in SWEEP_TAUS]
+    stacked, axes = stack_members(config, grid, ("tau_hidden",))
+    stacked = jax.tree.map(lambda leaf, ax: leaf if ax is None else jax.device_put(
+        jnp.asarray(leaf).reshape(n_seeds, -1), per_member), stacked, axes,
+        is_leaf=lambda x: x is None)
+    seed_keys = jax.device_put(jax.vmap(jax.random.key)(jnp.arange(n_seeds)), per_member)
+
+    def one_as_units(key, data, cfg):
+        with members_as_units():
+            return one(key, data, cfg)
+
+    group = jax.vmap(one_as_units, in_axes=(None, None, axes))
+    sweep = jax.jit(jax.vmap(group, in_axes=(0, None, axes)))
+
     inputs, weights = matmul_ceiling_operands(keys, data, config)
     ceiling = jax.jit(jax.vmap(partial(matmul_ceiling_epoch, n_batches=config.training.n_batches)))
     programs = {"ensemble": lambda: ensemble(keys, data),
-                "matmul": lambda: ceiling(inputs, weights)}
-    start = time.perf_counter()
-    jax.block_until_ready(programs["ensemble"]())
-    print(f"first {time.perf_counter() - start} {len(jax.devices())}", flush=True)
-    jax.block_until_ready(programs["matmul"]())
+                "sweep": lambda: sweep(seed_keys, data, stacked),
+                "matmul ceiling": lambda: ceiling(inputs, weights)}
+    first = {}
+    for name, program in programs.items():
+        start = time.perf_counter()
+        jax.block_until_ready(program())
+        first[name] = time.perf_counter() - start
+    print(json.dumps({"first": first, "n_devices": len(jax.devices())}), flush=True)
     for line in sys.stdin:
         start = time.perf_counter()
         jax.block_until_ready(programs[line.strip()]())
@@ -133,6 +166,9 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip the torch reference")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.members < 8 or args.members % 8:
+        parser.error(f"--members = {args.members} is not allowed: the sweep row needs a "
+                     f"multiple of its 8 τ values")
     if args.worker:
         ensemble_worker(args.members, args.cpu_devices)
         return
@@ -150,7 +186,11 @@ def main() -> None:
         worker_cmd += ["--cpu-devices", str(args.cpu_devices)]
     worker = subprocess.Popen(worker_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
-    _, first_ensemble, n_devices = worker.stdout.readline().split()
+    line = worker.stdout.readline()
+    if not line:
+        raise SystemExit(f"the ensemble worker failed (exit status {worker.wait()})")
+    started = json.loads(line)
+    n_devices = started["n_devices"]
     worker_rss = [0.0]
 
     def in_worker(name: str) -> Callable[[], float]:
@@ -163,8 +203,8 @@ def main() -> None:
         return call
 
     programs = {"single": lambda: single(jax.random.key(0), data),
-                "ensemble": in_worker("ensemble"), "matmul ceiling": in_worker("matmul")}
-    networks = {"single": 1, "ensemble": args.members, "matmul ceiling": args.members}
+                **{name: in_worker(name) for name in WORKER_PROGRAMS}}
+    networks = {"single": 1, **{name: args.members for name in WORKER_PROGRAMS}}
     if not args.no_torch:
         import torch
         import torch_reference as ref
@@ -182,7 +222,7 @@ def main() -> None:
         out = jax.block_until_ready(programs[name]())
         return out if name in WORKER_PROGRAMS else time.perf_counter() - start
 
-    first = {"ensemble": float(first_ensemble)}
+    first = {name: started["first"][name] for name in ("ensemble", "sweep")}
     for name in programs:
         if name not in first:
             first[name] = timed(name)
@@ -201,13 +241,15 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name in programs:
         compile_s = (f"{first[name] - median(times[name]):.1f}"
-                     if name in ("single", "ensemble") else "")
+                     if name in ("single", "ensemble", "sweep") else "")
         print(f"| {name} | {networks[name]} | {median(times[name]):.2f} | "
               f"{rate[name]:,.0f} | {compile_s} |")
     print(f"ensemble / single per-network throughput: {rate['ensemble'] / rate['single']:.2f}x"
           f" (matmul ceiling / single: {rate['matmul ceiling'] / rate['single']:.2f}x; the "
           f"ensemble reaches {rate['ensemble'] / rate['matmul ceiling']:.0%} of it)")
+    print(f"sweep / single: {rate['sweep'] / rate['single']:.2f}x")
     if "torch" in rate:
+        print(f"sweep / torch: {rate['sweep'] / rate['torch']:.1f}x")
         print(f"ensemble / torch: {rate['ensemble'] / rate['torch']:.1f}x; "
               f"single / torch: {rate['single'] / rate['torch']:.1f}x; "
               f"matmul ceiling / torch: {rate['matmul ceiling'] / rate['torch']:.1f}x")
