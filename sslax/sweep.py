@@ -19,7 +19,8 @@ run as an outer loop, one compile per structure.
   units]), which the LIF loops consume as one wider layer
   (:func:`sslax.neurons.members_as_units`) instead of transposing members to the front.
   On the 2-core CPU this halves the τ sweep's time (80 networks: 117 s, against 215 s as a
-  flat ensemble). Values are unchanged.
+  flat ensemble). Values are unchanged. A swept stimulus field gives every member its own
+  input, so such sweeps run in groups of one.
 - Grids larger than fit in memory at once run in chunks of equal size (one compile); the
   chunk size is chosen from an estimate of the memory per member unless given.
 - With several devices (GPUs, TPU cores, or ``--xla_force_host_platform_device_count`` CPU
@@ -394,7 +395,9 @@ def _run_structure(sweep: Sweep, structure: dict[str, Any], chunk_size: int | No
         raise ConfigError(f"chunk_size = {size} is not allowed: must be a multiple of the "
                           f"{n_dev} devices")
     n_chunks = math.ceil(len(members) / size)
-    group = group_size(math.prod(sweep.shape[1:]), size, n_dev)
+    # A swept stimulus field gives each member its own input spikes: nothing to share.
+    stimulus_swept = any(section_of(f) == "stimulus" for f in sweep.numeric_fields)
+    group = 1 if stimulus_swept else group_size(math.prod(sweep.shape[1:]), size, n_dev)
     padded = members + [members[-1]] * (n_chunks * size - len(members))
     stacked, axes = stack_members(config, padded, sweep.numeric_fields)
     stacked = jax.tree.map(lambda leaf, ax: leaf if ax is None else leaf.reshape(-1, group),
@@ -404,7 +407,6 @@ def _run_structure(sweep: Sweep, structure: dict[str, Any], chunk_size: int | No
     sharded = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
     replicated = NamedSharding(mesh, PartitionSpec())
     # Shared data sets that no swept value changes are generated once, not once per chunk.
-    stimulus_swept = any(section_of(f) == "stimulus" for f in sweep.numeric_fields)
     if not sweep.shared_data:
         data_mode = "member_keys"
     elif stimulus_swept or jax.process_count() > 1:

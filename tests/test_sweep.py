@@ -136,6 +136,19 @@ def test_auto_chunk_size_respects_memory_and_devices():
 
 
 
+def test_stimulus_sweep_members_equal_single_runs():
+    """A swept stimulus field changes each member's input (data generated inside the
+    program, groups of one); members still equal single runs."""
+    sweep = Sweep(tiny_config(n_epochs=1), seeds=(0, 2), grid={"rate_max": (300.0, 500.0)})
+    result = run_sweep(sweep)[0]
+    member = result.member(result.index(seed=2, rate_max=500.0))
+    single = fit(member.config, seed=2, data_seed=member.data_seed)
+    np.testing.assert_allclose(member.result.best_params.w_in,
+                               single.result.best_params.w_in, atol=1e-5)
+    other = result.member(result.index(seed=2, rate_max=300.0))
+    assert not np.allclose(other.result.best_params.w_in, member.result.best_params.w_in)
+
+
 @pytest.mark.parametrize(("n_values", "chunk_size", "n_devices", "expected"), [
     (8, 80, 2, 8),   # the τ sweep: 10 seeds × 8 τ, one group per seed, 5 groups per device
     (8, 8, 2, 4),    # one seed, two devices: half the values on each
