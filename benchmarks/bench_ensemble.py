@@ -13,7 +13,7 @@ is trained for one epoch:
 - **sweep**: the same number of members as a sweep, ``--members / 8`` seeds × the 8 τ
   values of ``scripts/tau_sweep.py``, run as :mod:`sslax.sweep` runs it: the members of a
   seed share their initialisation and sample order, so they form a group (an inner
-  ``vmap`` under :func:`sslax.neurons.members_as_units`) with one input product per batch;
+  ``vmap``, :func:`sslax.sweep.vmap_groups`) with one input product per batch;
 - **torch**: ``benchmarks/torch_reference.py`` (the notebook's training loop), one network,
   2 threads;
 - **matmul ceiling**: in the ensemble's worker, the same members doing only the input
@@ -73,8 +73,7 @@ def ensemble_worker(members: int, cpu_devices: int | None) -> None:
     use_cpu_cores_as_devices(cpu_devices)
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-    from sslax.neurons import members_as_units
-    from sslax.sweep import stack_members
+    from sslax.sweep import stack_members, vmap_groups
 
     config = benchmark_config()
     mesh = Mesh(np.asarray(jax.devices()), ("members",))
@@ -101,12 +100,7 @@ def ensemble_worker(members: int, cpu_devices: int | None) -> None:
         is_leaf=lambda x: x is None)
     seed_keys = jax.device_put(jax.vmap(jax.random.key)(jnp.arange(n_seeds)), per_member)
 
-    def one_as_units(key, data, cfg):
-        with members_as_units():
-            return one(key, data, cfg)
-
-    group = jax.vmap(one_as_units, in_axes=(None, None, axes))
-    sweep = jax.jit(jax.vmap(group, in_axes=(0, None, axes)))
+    sweep = jax.jit(vmap_groups(one, axes))
 
     inputs, weights = matmul_ceiling_operands(keys, data, config)
     ceiling = jax.jit(jax.vmap(partial(matmul_ceiling_epoch, n_batches=config.training.n_batches)))

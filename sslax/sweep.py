@@ -203,30 +203,38 @@ def stack_members(config: Config, members: Sequence[dict[str, Any]],
 # ---------------------------------------------------------------------------------------------
 
 
-def _ensemble(axes: Config, data_mode: str) -> Callable[..., TrainResult]:
-    """``jit`` of ``vmap`` over groups of ``vmap`` over each group's grid points.
+def vmap_groups(run: Callable[..., Any], axes: Config,
+                data_axis: int | None = None) -> Callable[..., Any]:
+    """``vmap`` over groups of ``vmap`` over each group's grid points.
 
-    Arguments: network keys [groups], the data (``data_mode``: ``"given"``, shared data sets
-    generated once outside; ``"shared_key"``, one data key, data generated inside;
-    ``"member_keys"``, a data key per group) and the config with swept leaves [groups,
-    group size]. A group's members share its keys, so the inner ``vmap`` leaves everything
-    that only depends on them unbatched.
+    ``run(key, data, config)`` trains one member. The result takes network keys [groups],
+    the data (batched over groups when ``data_axis`` is 0) and the config with swept leaves
+    [groups, group size] (``axes``: 0 at swept leaves). A group's members share its key and
+    data, so the inner ``vmap`` leaves what depends only on them unbatched, and runs its LIF
+    loops with the members merged into units (:func:`sslax.neurons.members_as_units`).
+    Without swept leaves every group has one member.
     """
-    run = train_on_data if data_mode == "given" else train_with_data_key
     if any(ax is not None for ax in jax.tree.leaves(axes, is_leaf=lambda x: x is None)):
 
-        def run_as_units(*args: Any) -> TrainResult:
+        def run_as_units(*args: Any) -> Any:
             with members_as_units():  # one projection per batch: merge members into units
                 return run(*args)
 
         per_group = jax.vmap(run_as_units, in_axes=(None, None, axes))
     else:  # seeds only: groups of one member
 
-        def per_group(*args: Any) -> TrainResult:
+        def per_group(*args: Any) -> Any:
             return jax.tree.map(lambda x: x[None], run(*args))
 
-    data_axis = 0 if data_mode == "member_keys" else None
-    return jax.jit(jax.vmap(per_group, in_axes=(0, data_axis, axes)))
+    return jax.vmap(per_group, in_axes=(0, data_axis, axes))
+
+
+def _ensemble(axes: Config, data_mode: str) -> Callable[..., TrainResult]:
+    """The jitted :func:`vmap_groups` of the run. ``data_mode``: ``"given"`` (shared data
+    sets passed in, generated once outside), ``"shared_key"`` (one data key, data generated
+    inside) or ``"member_keys"`` (a data key per group)."""
+    run = train_on_data if data_mode == "given" else train_with_data_key
+    return jax.jit(vmap_groups(run, axes, 0 if data_mode == "member_keys" else None))
 
 
 def group_size(n_values: int, chunk_size: int, n_devices: int) -> int:
