@@ -1,35 +1,58 @@
 """The ``sslax`` command line: a thin shell over the library (parse, build config, call, save).
 
     sslax train [--preset NAME] [--FIELD VALUE ...] [--seed N] [--data-seed N] [--out DIR]
-    sslax evaluate RUN_DIR
+    sslax train --resume RUN_DIR
+    sslax evaluate RUN_DIR | SWEEP_DIR
     sslax sweep [--preset NAME] [--FIELD V1 V2 ...] [--seeds N] [--out DIR]
+    sslax sweep --resume SWEEP_DIR
 
 Every config field is a flag, derived from the config dataclasses by tyro (``sslax train
 --help`` lists them with units). ``--preset`` picks the starting values that the flags then
-override.
+override. Errors in the input are one line naming the field or file and the value, and
+exit with status 2 before anything is compiled; a run stopped by Ctrl-C exits with 130
+after saving a checkpoint it can be resumed from.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import tyro
 
-from sslax.config import Config, ConfigError
-from sslax.presets import PRESETS
+from sslax.config import Config, ConfigError, display_label, display_value
+from sslax.fileio import FileFormatError, OutputError
+from sslax.presets import PRESET_DESCRIPTIONS, PRESETS
 
-USAGE = """usage: sslax {train,evaluate,sweep} ...
+EXIT_INTERRUPTED = 130
 
-  sslax train [--preset NAME] [--FIELD VALUE ...]   train one network and save a run directory
-  sslax evaluate RUN_DIR                            re-evaluate a saved run
-  sslax sweep [--preset NAME] [--FIELD V1 V2 ...]   train an ensemble over seeds and a grid
+COMMANDS = {
+    "train": "train one network and save a run directory (or --resume one)",
+    "evaluate": "re-evaluate a saved run or sweep and check it against its saved metrics",
+    "sweep": "train an ensemble over seeds and a grid of values (or --resume one)",
+}
 
-`sslax train --help` lists every config field. Presets: """ + ", ".join(PRESETS)
+
+def _usage() -> str:
+    lines = ["usage: sslax {train,evaluate,sweep} ...", ""]
+    lines += [f"  sslax {name:9} {text}" for name, text in COMMANDS.items()]
+    lines += ["", "`sslax train --help` lists every config field. Presets (--preset NAME):"]
+    lines += [f"  {name:18} {text}" for name, text in PRESET_DESCRIPTIONS.items()]
+    return "\n".join(lines)
+
+
+def _preset_help() -> str:
+    return "starting values that the other flags override: " + "; ".join(
+        f"{name} ({text})" for name, text in PRESET_DESCRIPTIONS.items())
+
+
+PresetName = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,22 +60,30 @@ class TrainArgs:
     """Train one spiking network on the IPD task and save a run directory with figures."""
 
     config: Annotated[Config, tyro.conf.arg(name="")]
+    preset: PresetName = "quickstart"  # type: ignore[valid-type]
     seed: int = 0
     """network seed: initial weights and the order of samples in each epoch."""
     data_seed: int = 0
     """data seed: training, validation and test sets."""
     out: Path | None = None
     """run directory to create (must not exist); default runs/<preset>-<time>."""
+    resume: Path | None = None
+    """continue the unfinished run in this directory (its config.json gives every setting)."""
     figures: bool = True
     """write PNG figures into RUN_DIR/figures."""
+    checkpoint_every: int = 5
+    """write a checkpoint every this many epochs (0: only by time and when stopped)."""
+    checkpoint_minutes: float = 10.0
+    """also write one when this many minutes have passed since the last (0: never by time)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateArgs:
-    """Re-evaluate a saved run's best parameters on its regenerated train and test sets."""
+    """Re-evaluate a saved run's best parameters (or every member of a saved sweep) on the
+    regenerated train and test sets and check the numbers against the saved ones."""
 
-    run_dir: tyro.conf.Positional[Path]
-    """a directory written by `sslax train`."""
+    path: tyro.conf.Positional[Path]
+    """a directory written by `sslax train` or `sslax sweep`."""
 
 
 def _pop_preset(args: list[str]) -> tuple[str, list[str]]:
@@ -73,55 +104,211 @@ def _pop_preset(args: list[str]) -> tuple[str, list[str]]:
     return name, rest
 
 
+def _config_flags() -> set[str]:
+    return {"--" + f.name.replace("_", "-") for section in ("stimulus", "network", "training")
+            for f in dataclasses.fields(getattr(Config(), section))}
+
+
+def _refuse_several_values(args: list[str]) -> None:
+    """``sslax train --tau-hidden 2e-3 5e-3`` trains one network: point to ``sslax sweep``."""
+    flags = _config_flags()
+    for i, arg in enumerate(args):
+        if arg not in flags:
+            continue
+        values = []
+        for token in args[i + 1:]:
+            if token.startswith("--"):
+                break
+            values.append(token)
+        if len(values) > 1:
+            raise ConfigError(
+                f"{arg} got {len(values)} values ({' '.join(values)}), but `sslax train` "
+                f"trains one network; to train one per value run `sslax sweep {arg} "
+                f"{' '.join(values)}`")
+
+
+def _check_seeds(seed: int, data_seed: int) -> None:
+    from sslax.training import check_seed
+
+    check_seed("seed", seed)
+    check_seed("data_seed", data_seed)
+
+
 def train_command(args: list[str]) -> int:
-    preset, args = _pop_preset(args)
-    parsed = tyro.cli(TrainArgs, args=args, prog="sslax train",
-                      default=TrainArgs(config=PRESETS[preset]),
+    _refuse_several_values(args)
+    preset, rest = _pop_preset(args)
+    parsed = tyro.cli(TrainArgs, args=rest, prog="sslax train",
+                      default=TrainArgs(config=PRESETS[preset], preset=preset),
                       config=(tyro.conf.OmitArgPrefixes,))
-    config = parsed.config.validate()
+    from sslax import checkpoint, rundir
+    from sslax.fileio import remove_stale_temporaries
 
+    if parsed.checkpoint_every < 0 or parsed.checkpoint_minutes < 0:
+        raise ConfigError("--checkpoint-every and --checkpoint-minutes must be >= 0")
+    if parsed.resume is not None:
+        allowed = {"--resume", "--checkpoint-every", "--checkpoint-minutes", "--figures",
+                   "--no-figures"}
+        given = [a.split("=")[0] for a in args if a.startswith("--")
+                 and a.split("=")[0] not in allowed]
+        if given:
+            raise ConfigError(f"--resume takes every setting from {parsed.resume}/config.json; "
+                              f"do not also give {', '.join(given)}")
+        out = parsed.resume
+        config, seed, data_seed = rundir.read_run_config(out)
+        if rundir.is_complete_run(out):
+            raise rundir.CompleteRunError(f"{str(out)!r} is a complete run; nothing to resume "
+                                          f"(`sslax evaluate {out}` checks it)")
+        rundir.warn_removed(rundir.clean_directory(out))
+        label = f"resuming {out}"
+    else:
+        config = parsed.config.validate()
+        seed, data_seed = parsed.seed, parsed.data_seed
+        _check_seeds(seed, data_seed)
+        out = parsed.out or Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        rundir.warn_removed(remove_stale_temporaries(Path(out).parent))
+        rundir.create_run_dir(out, config, seed, data_seed)  # before compiling anything
+        label = f"preset {preset}"
+
+    from sslax.interrupts import graceful_stop
     from sslax.plotting import save_figures
-    from sslax.rundir import check_new_run_dir, save_run
-    from sslax.training import check_seed, fit
+    from sslax.training import Trainer, epoch_metrics
 
-    check_seed("seed", parsed.seed)
-    check_seed("data_seed", parsed.data_seed)
-    out = parsed.out or Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    check_new_run_dir(out)  # before compiling anything
-
-    print(f"sslax train: preset {preset}, {config.network.n_hidden} hidden, "
-          f"tau_hidden {1e3 * config.network.tau_hidden:g} ms, "
-          f"{config.training.n_train} training samples, up to {config.training.n_epochs} "
-          f"epochs, seed {parsed.seed}, data seed {parsed.data_seed}")
+    net, tr = config.network, config.training
+    print(f"sslax train: {label}, {net.n_hidden} hidden, tau_hidden "
+          f"{_ms(net.tau_hidden)}, {tr.n_train} training samples, up to {tr.n_epochs} "
+          f"epochs, seed {seed}, data seed {data_seed}")
     start = time.perf_counter()
-    with _EpochBar(config.training.n_epochs) as bar:
-        run = fit(config, parsed.seed, parsed.data_seed, on_epoch=bar.update)
+    trainer = Trainer(config, seed, data_seed)
+    state_file = Path(out) / rundir.CHECKPOINT_FILE
+    if state_file.is_file():
+        host_state, meta = checkpoint.load(state_file, trainer.state_template())
+        state, first = host_state, int(meta["epoch"])
+        print(f"continuing after epoch {first} (from {state_file})")
+    else:
+        state, first = trainer.initial_state(), 0
+    schedule = checkpoint.Schedule(parsed.checkpoint_every, parsed.checkpoint_minutes)
+    schedule.written(first)
+    saved = {"epoch": first}
+
+    def save(state: Any, epoch: int) -> None:
+        checkpoint.save(state_file, state, {"epoch": epoch})
+        schedule.written(epoch)
+        saved["epoch"] = epoch
+
+    resume_hint = f"continue with `sslax train --resume {out}`"
+    with _EpochBar(tr.n_epochs, initial=first) as bar:
+
+        def after_epoch(state: Any) -> None:
+            epoch, metrics = epoch_metrics(state)
+            bar.update(epoch, metrics)
+            if schedule.due(epoch):
+                save(state, epoch)
+
+        try:
+            with graceful_stop() as stop:
+                state, interrupted = trainer.run(state, on_epoch=after_epoch, should_stop=stop)
+                epoch = epoch_metrics(state)[0]
+                if epoch != saved["epoch"]:
+                    save(state, epoch)
+        except OutputError as error:
+            print(f"sslax train: error: {error}; {_kept(saved['epoch'])}: free space or fix "
+                  f"the folder, then {resume_hint}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"sslax train: interrupted; {_kept(saved['epoch'])}: {resume_hint}",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
+    if interrupted:
+        print(f"sslax train: stopped after epoch {epoch} (checkpoint saved); {resume_hint}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    run = trainer.finish(state)
     seconds = time.perf_counter() - start
-    path = save_run(run, out, extra={"wall_time_s": round(seconds, 2)},
-                    figures=save_figures if parsed.figures else None)
-    print(_summary(run, seconds, path))
+    diverged = int(run.result.diverged_epoch)
+    if diverged:
+        print(f"sslax train: the loss became non-finite in epoch {diverged}; training stopped "
+              f"there and kept the parameters from before it", file=sys.stderr)
+    rundir.write_run_results(Path(out), run, extra={"wall_time_s": round(seconds, 2)},
+                             figures=save_figures if parsed.figures else None)
+    state_file.unlink(missing_ok=True)
+    print(_summary(run, seconds, Path(out)))
     return 0
+
+
+def _kept(epoch: int) -> str:
+    if epoch:
+        return f"the checkpoint of epoch {epoch} is kept"
+    return "no checkpoint was written yet (resuming starts from the first epoch)"
+
+
+def _ms(tau: Any) -> str:
+    import numpy as np
+
+    values = np.atleast_1d(display_value("tau_hidden", tau))
+    if values.size == 1:
+        return f"{values[0]:g} ms"
+    return f"{values.min():g}–{values.max():g} ms (per unit)"
 
 
 def evaluate_command(args: list[str]) -> int:
     parsed = tyro.cli(EvaluateArgs, args=args, prog="sslax evaluate")
-    from sslax.rundir import evaluation_summary, load_run
+    from sslax import rundir
+
+    if (parsed.path / rundir.SWEEP_FILE).is_file():
+        return _evaluate_sweep(parsed.path)
     from sslax.training import evaluate_run
 
-    saved = load_run(parsed.run_dir)
+    saved = rundir.load_run(parsed.path)
     train_eval, test_eval = evaluate_run(saved.config, saved.best_params, saved.data_seed)
     print(f"sslax evaluate: {saved.path} (seed {saved.seed}, data seed {saved.data_seed})")
     print(_table({"train": train_eval.summary(), "test": test_eval.summary()}))
     mismatched = [
         f"{split}.{name}: saved {saved.metrics[split][name]!r}, now {value!r}"
         for split, ev in (("train", train_eval), ("test", test_eval))
-        for name, value in evaluation_summary(ev).items()
+        for name, value in rundir.evaluation_summary(ev).items()
         if saved.metrics.get(split, {}).get(name) != value
     ]
     if mismatched:
         print("differs from the saved metrics:\n  " + "\n  ".join(mismatched))
         return 1
     print("identical to the saved metrics.")
+    return 0
+
+
+def _evaluate_sweep(path: Path) -> int:
+    import numpy as np
+
+    from sslax import rundir
+    from sslax.network import Params
+    from sslax.sweep import evaluate_sweep, use_cpu_cores_as_devices
+
+    spec, loaded = rundir.load_sweep(path)
+    sweep = rundir.sweep_from_spec(spec, path / rundir.SWEEP_FILE)
+    settings = spec.get("settings", {})
+    use_cpu_cores_as_devices(settings.get("n_devices"))  # the devices it trained on
+    params = [Params({k.split(".", 1)[1]: v for k, v in saved.params.items()
+                      if k.startswith("best_trained.")},
+                     {k.split(".", 1)[1]: v for k, v in saved.params.items()
+                      if k.startswith("best_fixed.")}) for saved in loaded]
+    print(f"sslax evaluate: sweep {path} ({len(loaded)} structure(s), "
+          f"{len(sweep.members()) * len(loaded)} networks)")
+    evaluations = evaluate_sweep(sweep, params, settings.get("chunk_size"))
+    differences = 0
+    for saved, (train_eval, test_eval) in zip(loaded, evaluations, strict=True):
+        for split, ev in (("train", train_eval), ("test", test_eval)):
+            for name in ("accuracy", "mae_a", "mae_b", "loss"):
+                was = saved.dataset[f"{split}_{name}"].values
+                now = np.asarray(getattr(ev, name)).reshape(was.shape)
+                bad = int(np.sum(now != was))
+                if bad:
+                    print(f"  {saved.structure or 'all'}: {split}_{name} differs for {bad} "
+                          f"member(s) (largest difference {np.max(np.abs(now - was)):.3g})")
+                differences += bad
+        print(_sweep_table(saved.dataset, saved.structure))
+    if differences:
+        print("differs from the saved metrics.")
+        return 1
+    print("every network identical to the saved metrics.")
     return 0
 
 
@@ -165,61 +352,42 @@ def _sweep_args_class(base: Config) -> type:
     fields: list[Any] = [
         (name, Annotated[cls, tyro.conf.arg(name="")], dataclasses.field(default_factory=cls))
         for name, cls in sections]
-    fields += [
-        ("seeds", Annotated[int, tyro.conf.arg(help="number of network seeds (0 … N−1).")],
-         dataclasses.field(default=10)),
-        ("data_seed", Annotated[int, tyro.conf.arg(help="seed of the data sets.")],
-         dataclasses.field(default=0)),
-        ("shared_data", Annotated[bool, tyro.conf.arg(
-            help="all members share the data sets of data_seed; --no-shared-data gives "
-                 "seed s the data seed data_seed + s.")], dataclasses.field(default=True)),
-        ("chunk_size", Annotated[int | None, tyro.conf.arg(
-            help="members per compiled call (default: chosen from memory).")],
-         dataclasses.field(default=None)),
-        ("cpu_devices", Annotated[int | None, tyro.conf.arg(
-            help="on CPU, split the cores into this many JAX devices and shard the members "
-                 "over them (default: one per core; 1 turns it off).")],
-         dataclasses.field(default=None)),
-        ("out", Annotated[Path | None, tyro.conf.arg(
-            help="sweep directory to create; default runs/sweep-<preset>-<time>.")],
-         dataclasses.field(default=None)),
-        ("figures", Annotated[bool, tyro.conf.arg(help="write PNG figures.")],
-         dataclasses.field(default=True)),
-        ("coordinator", Annotated[str | None, tyro.conf.arg(
-            help="multi-process run: HOST:PORT of process 0 (jax.distributed).")],
-         dataclasses.field(default=None)),
-        ("num_processes", Annotated[int, tyro.conf.arg(
-            help="multi-process run: number of processes.")], dataclasses.field(default=1)),
-        ("process_id", Annotated[int, tyro.conf.arg(
-            help="multi-process run: this process's index (0 writes the results).")],
-         dataclasses.field(default=0)),
-    ]
+
+    def option(name: str, kind: Any, default: Any, help_text: str) -> None:
+        fields.append((name, Annotated[kind, tyro.conf.arg(help=help_text)],
+                       dataclasses.field(default=default)))
+
+    option("preset", PresetName, "quickstart", _preset_help())
+    option("seeds", int, 10, "number of network seeds (0 … N−1).")
+    option("data_seed", int, 0, "seed of the data sets.")
+    option("shared_data", bool, True, "all members share the data sets of data_seed; "
+           "--no-shared-data gives seed s the data seed data_seed + s.")
+    option("chunk_size", int | None, None, "members per compiled call (default: chosen from "
+           "memory).")
+    option("cpu_devices", int | None, None, "on CPU, split the cores into this many JAX "
+           "devices and shard the members over them (default: one per core; 1 turns it off).")
+    option("out", Path | None, None, "sweep directory to create; default "
+           "runs/sweep-<preset>-<time>.")
+    option("resume", Path | None, None, "continue the unfinished sweep in this directory "
+           "(its sweep.json gives every setting).")
+    option("figures", bool, True, "write PNG figures.")
+    option("checkpoint_every", int, 5, "checkpoint the running chunk every this many epochs "
+           "(0: only by time and when stopped).")
+    option("checkpoint_minutes", float, 10.0, "also when this many minutes have passed since "
+           "the last (0: never by time).")
+    option("coordinator", str | None, None, "multi-process run: HOST:PORT of process 0 "
+           "(jax.distributed).")
+    option("num_processes", int, 1, "multi-process run: number of processes.")
+    option("process_id", int, 0, "multi-process run: this process's index (0 writes the "
+           "results).")
     cls = dataclasses.make_dataclass("SweepArgs", fields, frozen=True)
     cls.__doc__ = ("Train an ensemble: every seed × every combination of the fields given "
                    "several values, in one compile per network structure.")
     return cls
 
 
-def sweep_command(args: list[str]) -> int:
-    preset, args = _pop_preset(args)
-    base = PRESETS[preset]
-    parsed = tyro.cli(_sweep_args_class(base), args=args, prog="sslax sweep",
-                      config=(tyro.conf.OmitArgPrefixes,))
-
-    from sslax.sweep import use_cpu_cores_as_devices
-
-    use_cpu_cores_as_devices(parsed.cpu_devices)  # before JAX starts its backends
-    if parsed.coordinator is not None:
-        import jax
-
-        jax.distributed.initialize(coordinator_address=parsed.coordinator,
-                                   num_processes=parsed.num_processes,
-                                   process_id=parsed.process_id)
-    lead = parsed.process_id == 0
-
-    from sslax.plotting import save_sweep_figures
-    from sslax.rundir import check_new_run_dir, save_sweep
-    from sslax.sweep import Sweep, run_sweep
+def _sweep_from_args(parsed: Any, base: Config) -> Any:
+    from sslax.sweep import Sweep
 
     fixed: dict[str, Any] = {}
     grid: dict[str, tuple[Any, ...]] = {}
@@ -233,71 +401,165 @@ def sweep_command(args: list[str]) -> int:
                 grid[f.name] = chosen
     if parsed.seeds < 1:
         raise ConfigError(f"seeds = {parsed.seeds} is not allowed: must be >= 1")
-    sweep = Sweep(base.replace_fields(**fixed), seeds=tuple(range(parsed.seeds)), grid=grid,
-                  data_seed=parsed.data_seed, shared_data=parsed.shared_data)
-    out = parsed.out or Path("runs") / f"sweep-{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if lead:
-        check_new_run_dir(out)
+    return Sweep(base.replace_fields(**fixed), seeds=tuple(range(parsed.seeds)), grid=grid,
+                 data_seed=parsed.data_seed, shared_data=parsed.shared_data)
+
+
+def sweep_command(args: list[str]) -> int:
+    preset, rest = _pop_preset(args)
+    base = PRESETS[preset]
+    parsed = tyro.cli(_sweep_args_class(base), args=rest, prog="sslax sweep",
+                      config=(tyro.conf.OmitArgPrefixes,))
+    from sslax import checkpoint, rundir
+    from sslax.fileio import remove_stale_temporaries
+
+    if parsed.checkpoint_every < 0 or parsed.checkpoint_minutes < 0:
+        raise ConfigError("--checkpoint-every and --checkpoint-minutes must be >= 0")
+    lead = parsed.process_id == 0
+    if parsed.resume is not None:
+        out = parsed.resume
+        spec = rundir.read_sweep_spec(out)
+        if spec.get("complete"):
+            raise rundir.CompleteRunError(f"{str(out)!r} is a complete sweep; nothing to resume")
+        sweep = rundir.sweep_from_spec(spec, out / rundir.SWEEP_FILE)
+        settings = spec.get("settings", {})
+        chunk_size, cpu_devices = settings.get("chunk_size"), settings.get("n_devices")
+        if lead:
+            rundir.warn_removed(rundir.clean_directory(out))
+        label = f"resuming {out}"
+    else:
+        sweep = _sweep_from_args(parsed, base)
+        chunk_size, cpu_devices = parsed.chunk_size, parsed.cpu_devices
+        out = parsed.out or Path("runs") / f"sweep-{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if lead:
+            rundir.check_new_run_dir(out)
+        label = f"preset {preset}"
+
+    from sslax.sweep import chunk_layout, use_cpu_cores_as_devices
+
+    use_cpu_cores_as_devices(cpu_devices)  # before JAX starts its backends
+    import jax
+
+    if parsed.coordinator is not None:
+        jax.distributed.initialize(coordinator_address=parsed.coordinator,
+                                   num_processes=parsed.num_processes,
+                                   process_id=parsed.process_id)
+    n_devices = len(jax.devices())
+    layouts = [chunk_layout(sweep, sweep.config_for_structure(s), chunk_size, n_devices)
+               for s in sweep.structures()]
+    chunk_size = layouts[0][0]
+    if parsed.resume is not None and settings.get("n_devices") not in (None, n_devices):
+        raise ConfigError(f"{out} ran on {settings['n_devices']} devices and must resume on as "
+                          f"many (this process has {n_devices})")
+    if parsed.resume is None and lead:
+        rundir.warn_removed(remove_stale_temporaries(Path(out).parent))
+        rundir.create_sweep_dir(out, sweep, {"chunk_size": chunk_size, "n_devices": n_devices})
+
+    from sslax.interrupts import graceful_stop
+    from sslax.plotting import save_sweep_figures
+    from sslax.sweep import run_sweep
+    from sslax.training import Interrupted
 
     n_members = len(sweep.members())
     n_structures = len(sweep.structures())
-    swept = ", ".join(f"{k} ({len(v)})" for k, v in grid.items()) or "nothing"
+    swept = ", ".join(f"{k} ({len(v)})" for k, v in sweep.grid.items()) or "nothing"
     if lead:
-        print(f"sslax sweep: preset {preset}, {parsed.seeds} seeds × {swept} = "
-              f"{n_members * n_structures} networks, {n_structures} structure(s)")
+        print(f"sslax sweep: {label}, {len(sweep.seeds)} seeds × {swept} = "
+              f"{n_members * n_structures} networks, {n_structures} structure(s), "
+              f"{sum(n for _, n, _ in layouts)} chunk(s) on {n_devices} device(s)")
     start = time.perf_counter()
     epochs = sweep.config.training.n_epochs
+    resume_hint = f"continue with `sslax sweep --resume {out}`"
+    schedule = checkpoint.Schedule(parsed.checkpoint_every, parsed.checkpoint_minutes)
     with _EpochBar(n_members * n_structures * epochs, unit="network-epoch",
                    desc="network-epochs (compile first)", disable=not lead) as bar:
-        results = run_sweep(sweep, chunk_size=parsed.chunk_size,
-                            on_epoch=lambda epoch, metrics: bar.advance())
+        try:
+            with graceful_stop("stopping after this epoch of the running chunk "
+                               "(Ctrl-C again to stop now)") as stop:
+                results = run_sweep(sweep, chunk_size=chunk_size, on_progress=bar.advance,
+                                    progress=out / rundir.PROGRESS_DIR, schedule=schedule,
+                                    should_stop=stop)
+        except Interrupted as stopped:
+            if lead:
+                print(f"sslax sweep: stopped after epoch {stopped.epoch} of the running chunk "
+                      f"(checkpoint saved; finished chunks are kept); {resume_hint}",
+                      file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except KeyboardInterrupt:
+            if lead:
+                print(f"sslax sweep: interrupted; finished chunks and the last checkpoint are "
+                      f"kept: {resume_hint}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except OutputError as error:
+            if lead:
+                print(f"sslax sweep: error: {error}; saved progress is intact: free space or "
+                      f"fix the folder, then {resume_hint}", file=sys.stderr)
+            return 1
     seconds = time.perf_counter() - start
     if not lead:
         return 0
-    path = save_sweep(results, out, figures=save_sweep_figures if parsed.figures else None,
-                      extra={"wall_time_s": round(seconds, 2)})
+    spec = rundir.read_sweep_spec(out)
+    rundir.write_sweep_results(out, results, spec=spec,
+                               figures=save_sweep_figures if parsed.figures else None,
+                               extra={"wall_time_s": round(seconds, 2)})
+    import shutil
+
+    shutil.rmtree(out / rundir.PROGRESS_DIR, ignore_errors=True)
     for res in results:
         print(_sweep_table(res.to_xarray(), res.structure))
+        diverged = int((res.result.diverged_epoch > 0).sum())
+        if diverged:
+            print(f"{diverged} network(s) stopped because their loss became non-finite "
+                  f"(see diverged_epoch in metrics.csv)")
         print(f"compile {res.compile_s:.1f} s, training {res.train_s:.1f} s for "
               f"{res.n_members} networks")
-    print(f"{n_members * n_structures} networks in {seconds:.1f} s; saved to {path}/ "
+    print(f"{n_members * n_structures} networks in {seconds:.1f} s; saved to {out}/ "
           f"(sweep.json, metrics.csv, history.csv, dataset-*.json, params-*.npz"
           + (", figures/)" if parsed.figures else ")"))
     return 0
 
 
 def _sweep_table(dataset: Any, structure: dict[str, Any]) -> str:
-    """Mean ± std over seeds of the final metrics, one row per grid point."""
-    from sslax.plotting import _combinations
+    """Mean ± std over seeds of the final metrics, one row per grid point (swept values in
+    their display units)."""
+    from sslax.plotting import combinations
 
     fields = [d for d in dataset["test_accuracy"].dims if d != "seed"]
-    head = "".join(f"{f:>16}" for f in fields)
-    lines = [f"{head}{'train acc %':>16}{'test acc %':>16}{'test MAE-A':>14}{'test MAE-B':>14}"]
-    for combo in _combinations(dataset, fields):
+    head = "".join(f"{display_label(f):>18}" for f in fields)
+    lines = [f"{head}{'train acc %':>16}{'test acc %':>16}{'test MAE-A °':>16}"
+             f"{'test MAE-B °':>16}"]
+    for combo in combinations(dataset, fields):
         cell = dataset.sel(combo)
-        row = "".join(f"{v:>16.4g}" for v in combo.values())
-        for name, scale, width in (("train_accuracy", 100, 16), ("test_accuracy", 100, 16),
-                                   ("test_mae_a", 1, 14), ("test_mae_b", 1, 14)):
+        row = "".join(f"{_display(f, v):>18}" for f, v in combo.items())
+        for name, scale in (("train_accuracy", 100), ("test_accuracy", 100),
+                            ("test_mae_a", 1), ("test_mae_b", 1)):
             values = scale * cell[name].values
-            row += f"{values.mean():>{width - 6}.1f} ± {values.std():<4.1f}"
+            row += f"{values.mean():>10.1f} ± {values.std():<4.1f}"
         lines.append(row)
     if structure:
-        lines.insert(0, "structure: " + ", ".join(f"{k} = {v}" for k, v in structure.items()))
+        lines.insert(0, "structure: " + ", ".join(f"{display_label(k)} = {_display(k, v)}"
+                                                  for k, v in structure.items()))
     return "\n".join(lines)
 
 
+def _display(field: str, value: Any) -> str:
+    shown = display_value(field, value)
+    return f"{shown:.4g}" if isinstance(shown, float) else str(shown)
+
+
 class _EpochBar:
-    """A tqdm bar advanced by the compiled program's per-epoch report."""
+    """A tqdm bar advanced after every epoch."""
 
     def __init__(self, total: int, unit: str = "epoch",
-                 desc: str = "epochs (first includes compile)", disable: bool = False) -> None:
+                 desc: str = "epochs (first includes compile)", disable: bool = False,
+                 initial: int = 0) -> None:
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True,
-                        disable=disable)
+                        disable=disable, initial=initial)
 
-    def advance(self) -> None:
-        self.bar.update(1)
+    def advance(self, n: int = 1) -> None:
+        self.bar.update(n)
 
     def __enter__(self) -> _EpochBar:
         return self
@@ -306,16 +568,13 @@ class _EpochBar:
         self.bar.close()
 
     def update(self, epoch: int, metrics: Any) -> None:
-        if metrics is None:  # skipped after early stopping
-            self.bar.set_description("epochs (stopped early)")
-        else:
-            postfix = {"loss": f"{float(metrics.train_loss):.3f}",
-                       "acc": f"{100 * float(metrics.train_accuracy):.1f}%"}
-            if metrics.valid_loss == metrics.valid_loss:  # not NaN
-                postfix["val_loss"] = f"{float(metrics.valid_loss):.3f}"
-                postfix["val_acc"] = f"{100 * float(metrics.valid_accuracy):.1f}%"
-            self.bar.set_postfix(postfix)
-        self.bar.update(1)
+        postfix = {"loss": f"{float(metrics.train_loss):.3f}",
+                   "acc": f"{100 * float(metrics.train_accuracy):.1f}%"}
+        if metrics.valid_loss == metrics.valid_loss:  # not NaN
+            postfix["val_loss"] = f"{float(metrics.valid_loss):.3f}"
+            postfix["val_acc"] = f"{100 * float(metrics.valid_accuracy):.1f}%"
+        self.bar.set_postfix(postfix)
+        self.bar.update(epoch - self.bar.n)
 
 
 def _table(rows: dict[str, dict[str, float]]) -> str:
@@ -331,7 +590,7 @@ def _summary(run: Any, seconds: float, path: Path) -> str:
     r = run.result
     return "\n".join([
         f"trained {int(r.n_epochs_run)} epochs in {seconds:.1f} s (compile included); "
-        f"best epoch {int(r.best_epoch) + 1}",
+        f"best epoch {int(r.best_epoch)}",
         _table({"train": run.train_eval.summary(), "test": run.test_eval.summary()}),
         "MAE-A: |true IPD - predicted class midpoint|; MAE-B: |true - predicted class "
         "midpoints|; rate: mean hidden firing rate.",
@@ -340,20 +599,40 @@ def _summary(run: Any, seconds: float, path: Path) -> str:
     ])
 
 
+def _print_warning(message: Any, category: Any, filename: str, lineno: int,
+                   file: Any = None, line: Any = None) -> None:
+    print(f"sslax: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"train": train_command, "evaluate": evaluate_command, "sweep": sweep_command}
     if args and args[0] in ("-h", "--help"):
-        print(USAGE)
+        print(_usage())
         return 0
-    if not args or args[0] not in commands:
-        print(USAGE, file=sys.stderr)
+    if not args:
+        print(_usage(), file=sys.stderr)
         return 2
-    try:
-        return commands[args[0]](args[1:])
-    except (ConfigError, FileExistsError, FileNotFoundError) as error:
-        print(f"sslax {args[0]}: error: {error}", file=sys.stderr)
+    if args[0] not in commands:
+        close = difflib.get_close_matches(args[0], commands, n=1)
+        hint = f"; did you mean `sslax {close[0]}`?" if close else ""
+        print(f"sslax: unknown command {args[0]!r}{hint} (commands: "
+              f"{', '.join(commands)}; `sslax --help` for more)", file=sys.stderr)
         return 2
+    from sslax import rundir
+
+    errors = (ConfigError, FileExistsError, FileNotFoundError, FileFormatError, OutputError,
+              rundir.IncompleteRunError, rundir.CompleteRunError)
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning
+        try:
+            return commands[args[0]](args[1:])
+        except errors as error:
+            print(f"sslax {args[0]}: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"sslax {args[0]}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ A :class:`Config` has three sections, one per concern:
 
 Fields that fix array shapes or control flow (sizes, step counts, option names) are *static*
 (see :func:`static`): they are part of the pytree structure, so changing one compiles a new
-program. Numeric hyperparameters (time constants, rates, learning rate, surrogate slope) are
-*leaves*: they are traced, so ``jit`` compiles once for every value and ``vmap`` can batch
-over them (SCIENCE.md / STYLE.md practice 7).
+program. Numeric hyperparameters (time constants, rates, learning rate, surrogate slope,
+inhibitory fractions) are *leaves*: they are traced, so ``jit`` compiles once for every value
+and ``vmap`` can batch over them.
+
+Values are in SI units (seconds, hertz, radians). The class docstrings are also the help
+text of ``sslax train --help``, so they are written as plain text.
 
 Every field is validated when a config is built. The error names the field, the value and
 what is allowed, and is raised before anything is compiled or written. JAX's own rebuilding
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any, Literal, get_args
 
 import jax
@@ -34,6 +38,13 @@ Readout = Literal["mean", "sum", "max"]
 Init = Literal["parity", "output_fan_in", "fan_in"]
 DataMode = Literal["fixed", "fresh"]
 SpikeStorage = Literal["bool", "bits"]
+Neuron = Literal["lif"]
+Dale = Literal["none", "abs", "softplus"]
+Placement = Literal["random", "contiguous"]
+TauDistribution = Literal["homogeneous", "log_uniform", "gamma"]
+LearnTau = Literal["none", "hidden", "output", "both"]
+TauShape = Literal["unit", "layer"]
+TauParameterisation = Literal["log", "softplus"]
 
 
 #: A field of a pytree container (``Params``, ``Dataset``, ``Evaluation`` …): an array, or
@@ -44,6 +55,10 @@ Leaf = Any
 
 class ConfigError(ValueError):
     """A config field holds a value that is not allowed. The message names field and value."""
+
+
+class ConfigWarning(UserWarning):
+    """A config was completed with defaults (e.g. a file from an older sslax lacks a field)."""
 
 
 def static(default: Any) -> Any:
@@ -139,6 +154,16 @@ def _check_bool(section: str, name: str, value: Any) -> None:
         _fail(section, name, value, "expected True or False")
 
 
+def _check_per_unit(section: str, name: str, value: Any, n_units: int, what: str) -> None:
+    """A number, or one value per unit: shape () or [n_units]."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    shape = np.shape(value)
+    if shape not in ((), (n_units,)):
+        _fail(section, name, f"<array of shape {shape}>",
+              f"expected one number or one per {what} (shape ({n_units},))")
+
+
 def _concrete(value: Any) -> float | None:
     """A scalar Python float for cross-field checks, or ``None`` when not concrete/scalar."""
     arr = _numeric(value)
@@ -152,24 +177,24 @@ def _concrete(value: Any) -> float | None:
 
 @pytree_config
 class StimulusConfig:
-    """The IPD task of SCIENCE.md §1: a pure tone, Poisson-like auditory-nerve fibres, classes.
+    """The IPD task: a pure tone, Poisson-like auditory-nerve fibres, equal-width IPD classes.
 
     Attributes:
         frequency: tone frequency f [Hz].
-        dt: simulation step [s]. Static (fixes the number of steps).
-        duration: stimulus duration [s]. Static; ``n_steps = duration / dt`` must be whole.
-        fibres_per_ear: auditory-nerve fibres per ear N_ψ. Input size is ``2 * fibres_per_ear``
-            (left ear first).
-        rate_max: peak firing rate R_max [Hz]; ``rate_max * dt`` is a spike probability, ≤ 1.
+        dt: simulation step [s]. Structural (it fixes the number of steps).
+        duration: stimulus duration [s]. Structural; duration / dt must be a whole number.
+        fibres_per_ear: auditory-nerve fibres per ear. The input size is twice this (left
+            ear first, then right ear).
+        rate_max: peak firing rate R_max [Hz]; rate_max * dt is a spike probability, <= 1.
         envelope_power: exponent k of the rate envelope ((1 + sin θ) / 2)^k.
-        phase_delays: give fibre j the phase delay ψ_j = j·(π/2)/(N_ψ − 1); ``False`` sets
-            every ψ_j = 0 (for learned delays).
-        phase_offset: when the random phase offset φ0 is drawn: ``per_dataset`` (once per
-            generated data set, the original), ``per_sample``, or ``per_epoch`` (the training
-            set keeps its Poisson noise frozen and gets a new φ0 per sample every epoch;
+        phase_delays: give fibre j the phase delay ψ_j = j·(π/2)/(N_ψ − 1); off sets every
+            ψ_j = 0 (for learned delays).
+        phase_offset: when the random phase offset φ0 is drawn: per_dataset (once per
+            generated data set, the original), per_sample, or per_epoch (the training set
+            keeps its Poisson noise frozen and gets a new φ0 per sample every epoch;
             evaluation sets then use one φ0 per data set).
         exact_rates: use the exact integral of the rate over each step [t·dt, (t+1)·dt]
-            instead of its value at t·dt (defined for ``envelope_power = 2`` only).
+            instead of its value at t·dt (defined for envelope_power = 2 only).
         phase_jitter: standard deviation [rad] of Gaussian noise added to the phase delays,
             one pattern per generated data set. 0 disables it.
         n_classes: number of equal-width IPD classes over [−π/2, π/2].
@@ -232,31 +257,68 @@ class StimulusConfig:
 
 @pytree_config
 class NetworkConfig:
-    """The spiking network of SCIENCE.md §1: inputs → LIF hidden layer → leaky integrators.
+    """The spiking network: inputs → hidden spiking layer → leaky-integrator outputs.
 
     Attributes:
-        n_hidden: number of hidden LIF units N_h.
-        tau_hidden: hidden membrane time constant τ [s]; decay a = exp(−dt/τ).
-        tau_output: output (leaky-integrator) time constant [s]; ``None`` = ``tau_hidden``.
+        n_hidden: number of hidden units N_h.
+        neuron: hidden neuron model: lif (leaky integrate-and-fire).
+        tau_hidden: hidden membrane time constant τ [s]; decay a = exp(−dt/τ). A number, or
+            one value per hidden unit. With a tau_hidden_distribution it is the mean.
+        tau_output: output (leaky-integrator) time constant [s]. None: the same as
+            tau_hidden (its mean when tau_hidden is per unit).
+        tau_hidden_distribution: homogeneous (every unit has tau_hidden), or per-unit τ drawn
+            once per network seed with mean tau_hidden: log_uniform (see tau_hidden_ratio) or
+            gamma (see tau_hidden_cv).
+        tau_hidden_ratio: log_uniform only: ratio of the largest to the smallest τ (> 1).
+        tau_hidden_cv: gamma only: coefficient of variation (std / mean) of τ (> 0).
+        learn_tau: which time constants are trained: none, hidden, output or both.
+        learned_tau_shape: a learned τ is one value per unit or one per layer.
+        tau_parameterisation: how a learned τ stays positive: log (τ = exp(r)) or softplus
+            (τ = softplus(r) · 1 ms). Both have a gradient everywhere.
+        dale: Dale's law: none (unconstrained weights), abs (W_eff = |W|·sign, as the
+            original; a weight that reaches 0 stops learning) or softplus (W_eff =
+            softplus(W)·sign, no dead synapses). The sign is fixed per presynaptic unit.
+        inhibitory_fraction: Dale's law: fraction of inhibitory units, in both layers'
+            presynaptic populations (input fibres and hidden units). round(fraction·N) units
+            are inhibitory.
+        inhibitory_fraction_inputs: Dale's law: fraction of inhibitory input fibres; None:
+            inhibitory_fraction. 0 makes every input excitatory.
+        inhibitory_fraction_hidden: Dale's law: fraction of inhibitory hidden units; None:
+            inhibitory_fraction. 0 makes every hidden unit excitatory.
+        inhibitory_placement: Dale's law: random (units drawn per network seed) or
+            contiguous (the first units; for the inputs this makes the left ear inhibitory
+            first, as one original notebook did).
         threshold: firing threshold of the hidden membrane (dimensionless, 1 in the original).
-        surrogate: backward pass of the spike: ``sigmoid`` (β·σ(βx)(1 − σ(βx))) or
-            ``superspike`` (1 / (1 + β|x|)²). See :mod:`sslax.surrogate`.
+        surrogate: backward pass of the spike: sigmoid (β·σ(βx)(1 − σ(βx))) or superspike
+            (1 / (1 + β|x|)²).
         surrogate_slope: β of the surrogate (5 in the original's sigmoid).
-        update_order: ``parity`` (spike from the membrane before the update, multiplicative
-            reset one step later; the original) or ``textbook`` (update, then spike, then an
-            immediate reset).
-        reset: ``multiplicative`` (to zero) or ``subtractive`` (minus the threshold).
-        readout: how output membranes u_t become class scores: ``mean`` over time (the
-            original), ``sum`` over time, or ``max`` over time.
-        init: weight initialisation: ``parity`` (U(±1/√N_h) for the input weights and
-            U(±1/√N_c) for the output weights, as PyTorch's fan-in of an (in, out) tensor gave
-            the notebooks), ``output_fan_in`` (U(±1/√N_c) for both, which SCIENCE.md reports
-            of the starting notebook) or ``fan_in`` (the conventional U(±1/√N_in) per layer).
+        update_order: parity (spike from the membrane before the update, multiplicative reset
+            one step later; the original) or textbook (update, then spike, then an immediate
+            reset).
+        reset: multiplicative (to zero) or subtractive (minus the threshold).
+        readout: how output membranes u_t become class scores: mean over time (the original),
+            sum over time, or max over time.
+        init: weight initialisation, U(±b): parity (b = 1/√N_h for the input weights and
+            1/√N_c for the output weights, PyTorch's fan-in of an (in, out) tensor, as most
+            notebooks), output_fan_in (b = 1/√N_c for both, as the starting notebook) or
+            fan_in (the conventional b = 1/√(inputs of the layer)).
     """
 
     n_hidden: int = static(30)
+    neuron: Neuron = static("lif")
     tau_hidden: float = 5e-3
     tau_output: float | None = None
+    tau_hidden_distribution: TauDistribution = static("homogeneous")
+    tau_hidden_ratio: float = 10.0
+    tau_hidden_cv: float = 0.5
+    learn_tau: LearnTau = static("none")
+    learned_tau_shape: TauShape = static("unit")
+    tau_parameterisation: TauParameterisation = static("log")
+    dale: Dale = static("none")
+    inhibitory_fraction: float = 0.5
+    inhibitory_fraction_inputs: float | None = None
+    inhibitory_fraction_hidden: float | None = None
+    inhibitory_placement: Placement = static("random")
     threshold: float = 1.0
     surrogate: Surrogate = static("sigmoid")
     surrogate_slope: float = 5.0
@@ -271,10 +333,41 @@ class NetworkConfig:
     def validate(self) -> None:
         s = "network"
         _check_int(s, "n_hidden", self.n_hidden, lo=1)
+        _check_choice(s, "neuron", self.neuron, Neuron)
         _check_number(s, "tau_hidden", self.tau_hidden, lo=0.0, lo_open=True, what="seconds")
+        _check_per_unit(s, "tau_hidden", self.tau_hidden, self.n_hidden, "hidden units")
         if self.tau_output is not None:
             _check_number(s, "tau_output", self.tau_output, lo=0.0, lo_open=True,
                           what="seconds")
+            if np.ndim(self.tau_output) != 0 and not isinstance(self.tau_output,
+                                                                jax.core.Tracer):
+                _fail(s, "tau_output", self.tau_output, "expected one number (seconds)")
+        _check_choice(s, "tau_hidden_distribution", self.tau_hidden_distribution,
+                      TauDistribution)
+        _check_number(s, "tau_hidden_ratio", self.tau_hidden_ratio, lo=1.0, lo_open=True)
+        _check_number(s, "tau_hidden_cv", self.tau_hidden_cv, lo=0.0, lo_open=True)
+        _check_choice(s, "learn_tau", self.learn_tau, LearnTau)
+        _check_choice(s, "learned_tau_shape", self.learned_tau_shape, TauShape)
+        _check_choice(s, "tau_parameterisation", self.tau_parameterisation,
+                      TauParameterisation)
+        per_unit_tau = np.ndim(self.tau_hidden) != 0
+        if self.tau_hidden_distribution != "homogeneous" and per_unit_tau:
+            _fail(s, "tau_hidden", self.tau_hidden, f"tau_hidden_distribution = "
+                  f"{self.tau_hidden_distribution!r} draws per-unit τ around one mean: give "
+                  f"one number")
+        if self.learned_tau_shape == "layer" and self.learn_tau in ("hidden", "both") and (
+                per_unit_tau or self.tau_hidden_distribution != "homogeneous"):
+            _fail(s, "learned_tau_shape", self.learned_tau_shape,
+                  "one learned τ per layer needs a homogeneous tau_hidden")
+        _check_choice(s, "dale", self.dale, Dale)
+        for name in ("inhibitory_fraction", "inhibitory_fraction_inputs",
+                     "inhibitory_fraction_hidden"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_number(s, name, value, lo=0.0, hi=1.0, what="a fraction")
+                if np.ndim(value) != 0 and not isinstance(value, jax.core.Tracer):
+                    _fail(s, name, value, "expected one number (a fraction)")
+        _check_choice(s, "inhibitory_placement", self.inhibitory_placement, Placement)
         _check_number(s, "threshold", self.threshold, lo=0.0, lo_open=True)
         _check_number(s, "surrogate_slope", self.surrogate_slope, lo=0.0, lo_open=True)
         _check_choice(s, "surrogate", self.surrogate, Surrogate)
@@ -285,8 +378,32 @@ class NetworkConfig:
 
     @property
     def tau_out(self) -> Any:
-        """The output time constant actually used [s]."""
-        return self.tau_hidden if self.tau_output is None else self.tau_output
+        """The output time constant actually used [s] (see tau_output)."""
+        if self.tau_output is not None:
+            return self.tau_output
+        if np.ndim(self.tau_hidden) == 0:
+            return self.tau_hidden
+        return jax.numpy.mean(jax.numpy.asarray(self.tau_hidden))
+
+    @property
+    def fraction_inputs(self) -> Any:
+        """Fraction of inhibitory input fibres under Dale's law."""
+        return (self.inhibitory_fraction if self.inhibitory_fraction_inputs is None
+                else self.inhibitory_fraction_inputs)
+
+    @property
+    def fraction_hidden(self) -> Any:
+        """Fraction of inhibitory hidden units under Dale's law."""
+        return (self.inhibitory_fraction if self.inhibitory_fraction_hidden is None
+                else self.inhibitory_fraction_hidden)
+
+    @property
+    def learns_tau_hidden(self) -> bool:
+        return self.learn_tau in ("hidden", "both")
+
+    @property
+    def learns_tau_output(self) -> bool:
+        return self.learn_tau in ("output", "both")
 
 
 @pytree_config
@@ -294,21 +411,25 @@ class TrainingConfig:
     """Optimisation and data sets.
 
     Attributes:
-        n_epochs: number of epochs (an upper bound when early stopping is on).
-        batch_size: samples per Adam step. Each epoch uses ``n_train // batch_size`` full
+        n_epochs: number of epochs (an upper bound when early stopping is on). Epochs are
+            counted from 1.
+        batch_size: samples per Adam step. Each epoch uses n_train // batch_size full
             batches of a fresh permutation (a remainder is left out that epoch only).
         n_train: training samples per epoch.
-        n_valid: validation samples (0 = no validation set and no early stopping; the
-            "best" parameters are then the final ones).
+        n_valid: validation samples (0 = no validation set and no early stopping; the best
+            parameters are then the final ones).
         n_test: test samples, evaluated after training.
-        learning_rate: Adam learning rate.
-        data_mode: ``fixed`` (one training set, reshuffled every epoch; the original) or
-            ``fresh`` (new samples for every batch, generated inside the compiled program from
-            the training set's distribution: its φ0 mode and phase delays).
-        patience: early stopping: stop when the lowest of the last ``patience`` validation
-            losses is the oldest of them (the quick-start notebook's rule). 0 disables it.
-        spike_storage: how data sets hold spikes: ``bool`` (a byte per spike slot; fastest)
-            or ``bits`` (bit-packed, 8× smaller, about 20 % slower training on a CPU).
+        learning_rate: Adam learning rate of the weights.
+        learning_rate_tau: Adam learning rate of learned time constants (in the space of
+            tau_parameterisation); None: learning_rate.
+        data_mode: fixed (one training set, reshuffled every epoch; the original) or fresh
+            (new samples for every batch, generated inside the compiled program from the
+            training set's distribution: its φ0 mode and phase delays).
+        patience: early stopping: stop when the lowest of the last patience validation losses
+            is the oldest of them (the quick-start notebook's rule). 0 disables it; with
+            fewer epochs than patience it never fires.
+        spike_storage: how data sets hold spikes: bool (a byte per spike slot; fastest) or
+            bits (bit-packed, 8× smaller, about 20 % slower training on a CPU).
     """
 
     n_epochs: int = static(50)
@@ -317,6 +438,7 @@ class TrainingConfig:
     n_valid: int = static(4096)
     n_test: int = static(2048)
     learning_rate: float = 0.01
+    learning_rate_tau: float | None = None
     data_mode: DataMode = static("fixed")
     patience: int = static(10)
     spike_storage: SpikeStorage = static("bool")
@@ -328,6 +450,11 @@ class TrainingConfig:
     def n_batches(self) -> int:
         """Adam steps per epoch."""
         return self.n_train // self.batch_size
+
+    @property
+    def tau_learning_rate(self) -> Any:
+        """The learning rate of learned time constants."""
+        return self.learning_rate if self.learning_rate_tau is None else self.learning_rate_tau
 
     def validate(self) -> None:
         s = "training"
@@ -341,6 +468,9 @@ class TrainingConfig:
             _fail(s, "n_train", self.n_train,
                   f"must be at least batch_size = {self.batch_size}")
         _check_number(s, "learning_rate", self.learning_rate, lo=0.0, lo_open=True)
+        if self.learning_rate_tau is not None:
+            _check_number(s, "learning_rate_tau", self.learning_rate_tau, lo=0.0,
+                          lo_open=True)
         _check_choice(s, "data_mode", self.data_mode, DataMode)
         _check_choice(s, "spike_storage", self.spike_storage, SpikeStorage)
         if self.patience > 0 and self.n_valid == 0:
@@ -377,23 +507,34 @@ class Config:
                 for name in ("stimulus", "network", "training")}
 
     @classmethod
-    def from_dict(cls, data: dict[str, dict[str, Any]]) -> Config:
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
-        sections = {}
-        for name, section_cls in (("stimulus", StimulusConfig), ("network", NetworkConfig),
-                                  ("training", TrainingConfig)):
-            values = dict(data.get(name, {}))
-            known = {f.name for f in dataclasses.fields(section_cls)}
-            unknown = sorted(set(values) - known)
-            if unknown:
-                _fail(name, unknown[0], values[unknown[0]], f"unknown field; known: "
-                      f"{', '.join(sorted(known))}")
-            values = {k: np.asarray(v) if isinstance(v, list) else v
-                      for k, v in values.items()}  # array leaves (e.g. per-unit τ)
-            sections[name] = section_cls(**values)
+    def from_dict(cls, data: dict[str, dict[str, Any]], source: str = "config") -> Config:
+        """Inverse of :meth:`to_dict`. Unknown sections or fields raise :class:`ConfigError`;
+        fields that ``data`` lacks (a file written by an older sslax) get their defaults,
+        with one :class:`ConfigWarning` naming them. ``source`` names the data in messages."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping of sections, got "
+                              f"{type(data).__name__}")
         unknown = sorted(set(data) - {"stimulus", "network", "training"})
         if unknown:
             _fail("config", unknown[0], data[unknown[0]], "unknown section")
+        sections, missing = {}, []
+        for name, section_cls in (("stimulus", StimulusConfig), ("network", NetworkConfig),
+                                  ("training", TrainingConfig)):
+            values = data.get(name, {})
+            if not isinstance(values, dict):
+                _fail("config", name, values, "expected a mapping of fields")
+            known = [f.name for f in dataclasses.fields(section_cls)]
+            unknown = sorted(set(values) - set(known))
+            if unknown:
+                _fail(name, unknown[0], values[unknown[0]], f"unknown field; known: "
+                      f"{', '.join(sorted(known))}")
+            missing += [f"{name}.{k}" for k in known if k not in values]
+            values = {k: np.asarray(v) if isinstance(v, list) else v
+                      for k, v in values.items()}  # array leaves (e.g. per-unit τ)
+            sections[name] = section_cls(**values)
+        if missing:
+            warnings.warn(f"{source} has no value for {', '.join(missing)}; using the "
+                          f"defaults", ConfigWarning, stacklevel=2)
         return cls(**sections)
 
     def replace_fields(self, **updates: Any) -> Config:
@@ -422,3 +563,39 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+# ---------------------------------------------------------------------------------------------
+# display units: config values are SI; tables, CSV columns and figure axes show these units
+# ---------------------------------------------------------------------------------------------
+
+#: field name → (unit, factor from the SI value). Time constants and steps are shown in ms.
+DISPLAY_UNITS: dict[str, tuple[str, float]] = {
+    "tau_hidden": ("ms", 1e3),
+    "tau_output": ("ms", 1e3),
+    "dt": ("ms", 1e3),
+    "duration": ("ms", 1e3),
+    "frequency": ("Hz", 1.0),
+    "rate_max": ("Hz", 1.0),
+    "phase_jitter": ("rad", 1.0),
+}
+
+
+def display_label(field_name: str) -> str:
+    """``"tau_hidden [ms]"``: a field's name with its display unit (the bare name if none)."""
+    unit = DISPLAY_UNITS.get(field_name)
+    return f"{field_name} [{unit[0]}]" if unit else field_name
+
+
+def display_column(field_name: str) -> str:
+    """``"tau_hidden_ms"``: a field's CSV column name, with its display unit as a suffix."""
+    unit = DISPLAY_UNITS.get(field_name)
+    return f"{field_name}_{unit[0]}" if unit else field_name
+
+
+def display_value(field_name: str, value: Any) -> Any:
+    """A field's SI value in its display unit (other values unchanged)."""
+    unit = DISPLAY_UNITS.get(field_name)
+    if unit is None or isinstance(value, (str, bool)) or value is None:
+        return value
+    return np.asarray(value, dtype=float) * unit[1] if np.ndim(value) else float(value) * unit[1]

@@ -1,14 +1,33 @@
-"""The IPD network: input spikes → LIF hidden layer → leaky-integrator outputs → class scores.
+"""The IPD network: input spikes → hidden spiking layer → leaky-integrator outputs → scores.
+
+Parameters are two pytrees of named arrays (:class:`Params`): ``trained``, the raw values the
+optimiser updates, and ``fixed``, per-network constants drawn from the network seed and never
+trained (Dale's-law signs, per-unit time constants drawn from a distribution). Each trained
+quantity has a constraint (:mod:`sslax.constraints`) that maps its raw value to the value the
+dynamics use; :func:`network_values` is the one place where that happens, and
+:func:`init_params` goes the other way, from constrained initial values to raw ones.
+
+==============  ==========================  =========================================
+quantity         stored                      constrained value
+==============  ==========================  =========================================
+w_in, w_out      trained (raw)               W, or g(W)·sign under Dale's law
+tau_hidden       trained when learned,       τ [s], by exp or softplus of the raw value;
+                 fixed when drawn per unit,  a fixed per-unit τ is stored as it is;
+                 else the config's value     the config's value is read from the config
+tau_output       trained when learned,       as tau_hidden
+                 else the config's value
+sign_in,         fixed (Dale's law)          +1 excitatory / −1 inhibitory per
+sign_out                                     presynaptic unit
+==============  ==========================  =========================================
 
 Weights are stored (in, out) and applied once over the whole sequence (one matrix product
-for all time steps: the input does not depend on the state). Parameters are a Flax pytree;
-constraints such as Dale's law will enter as a reparameterisation inside
-:func:`effective_weights`, leaving the dynamics untouched.
+for all time steps: the input does not depend on the state).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -17,27 +36,50 @@ from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import Float, Int
 
+from sslax import constraints
 from sslax.config import Config, Leaf, NetworkConfig
 from sslax.neurons import (
+    LIF,
+    LIFParams,
+    NeuronModel,
     decay,
     leaky_integrator,
-    lif_layer,
-    lif_layer_with_readout,
     mean_membrane_weights,
+    run_layer,
 )
+
+# Sub-streams of the network key's initialisation part (fold_in tags), so that adding a
+# randomly drawn constant never changes the weights drawn before it.
+_SIGNS_STREAM, _TAU_STREAM = 1, 2
 
 
 @struct.dataclass
 class Params:
-    """Trainable parameters.
+    """A network's parameters (see the module docstring for the names).
 
     Attributes:
-        w_in: input → hidden weights [inputs, hidden].
-        w_out: hidden → output weights [hidden, classes].
+        trained: name → raw array, what the optimiser updates.
+        fixed: name → array, per-network constants (never trained).
+    """
+
+    trained: dict[str, Leaf]
+    fixed: dict[str, Leaf] = struct.field(default_factory=dict)
+
+
+class NetworkValues(NamedTuple):
+    """The constrained values the dynamics use.
+
+    Attributes:
+        w_in: effective input → hidden weights [inputs, hidden].
+        w_out: effective hidden → output weights [hidden, classes].
+        tau_hidden: hidden time constant(s) [s], a number or [hidden].
+        tau_output: output time constant(s) [s], a number or [classes].
     """
 
     w_in: Leaf
     w_out: Leaf
+    tau_hidden: Leaf
+    tau_output: Leaf
 
 
 class Outputs(NamedTuple):
@@ -55,60 +97,209 @@ class Outputs(NamedTuple):
     membranes: Leaf
 
 
-def init_params(key: Array, config: Config) -> Params:
-    """Uniform initialisation U(−b, b) of both weight matrices.
+# ---------------------------------------------------------------------------------------------
+# constraints: the one place raw values become the values the dynamics use
+# ---------------------------------------------------------------------------------------------
 
-    ``init = "parity"`` reproduces the notebooks, whose PyTorch fan-in of an (in, out)
-    tensor is its number of OUTPUTS: b = 1/√N_h for ``w_in`` and 1/√N_c for ``w_out``.
-    ``init = "output_fan_in"`` uses 1/√N_c for both (reported of the starting notebook).
-    ``init = "fan_in"`` is the conventional b = 1/√(fan-in): 1/√N_in and 1/√N_h.
+
+def parameter_maps(fixed: dict[str, Array], network: NetworkConfig) -> dict[str, Any]:
+    """The constraint of every trainable quantity (:class:`sslax.constraints.Bijector`)."""
+    if network.dale == "none":
+        w_in = w_out = constraints.identity()
+    else:
+        w_in = constraints.dale(fixed["sign_in"], network.dale)
+        w_out = constraints.dale(fixed["sign_out"], network.dale)
+    tau = constraints.positive(network.tau_parameterisation)
+    return {"w_in": w_in, "w_out": w_out, "tau_hidden": tau, "tau_output": tau}
+
+
+def network_values(params: Params, config: Config) -> NetworkValues:
+    """The constrained values of ``params`` under ``config`` (what the dynamics use)."""
+    net = config.network
+    maps = parameter_maps(params.fixed, net)
+    value = {name: maps[name].forward(raw) for name, raw in params.trained.items()}
+    tau_hidden = value.get("tau_hidden", params.fixed.get("tau_hidden", net.tau_hidden))
+    tau_output = value.get("tau_output", net.tau_out)
+    return NetworkValues(value["w_in"], value["w_out"], tau_hidden, tau_output)
+
+
+def trainable_names(network: NetworkConfig) -> tuple[str, ...]:
+    """Names of the trained quantities of a network with this config."""
+    names = ["w_in", "w_out"]
+    if network.learns_tau_hidden:
+        names.append("tau_hidden")
+    if network.learns_tau_output:
+        names.append("tau_output")
+    return tuple(names)
+
+
+#: The optimiser group of each trained quantity (groups can have their own learning rates).
+PARAMETER_GROUPS: dict[str, str] = {"w_in": "weights", "w_out": "weights",
+                                    "tau_hidden": "tau", "tau_output": "tau"}
+
+
+# ---------------------------------------------------------------------------------------------
+# initialisation
+# ---------------------------------------------------------------------------------------------
+
+
+def weight_bounds(config: Config) -> tuple[float, float]:
+    """Bounds b of the uniform initialisation U(−b, b) of (w_in, w_out).
+
+    ``parity``: PyTorch's fan-in of an (in, out) tensor is its number of OUTPUTS, so
+    b = 1/√N_h for ``w_in`` and 1/√N_c for ``w_out`` (the Dale's-law and quick-start
+    notebooks). ``output_fan_in``: 1/√N_c for both (the starting notebook computed both from
+    a (inputs, classes) tensor). ``fan_in``: the conventional 1/√(inputs of the layer).
     """
     n_in, n_hidden = config.stimulus.n_inputs, config.network.n_hidden
     n_out = config.stimulus.n_classes
     if config.network.init == "parity":
-        b_in, b_out = n_hidden**-0.5, n_out**-0.5
-    elif config.network.init == "output_fan_in":
-        b_in, b_out = n_out**-0.5, n_out**-0.5
-    else:
-        b_in, b_out = n_in**-0.5, n_hidden**-0.5
+        return n_hidden**-0.5, n_out**-0.5
+    if config.network.init == "output_fan_in":
+        return n_out**-0.5, n_out**-0.5
+    return n_in**-0.5, n_hidden**-0.5
+
+
+def draw_fixed(key: Array, config: Config) -> dict[str, Array]:
+    """The per-network constants of ``config``: Dale's-law signs per presynaptic unit
+    (inputs, hidden), and per-unit hidden time constants drawn from their distribution."""
+    net, n_in = config.network, config.stimulus.n_inputs
+    fixed: dict[str, Array] = {}
+    if net.dale != "none":
+        k_in, k_hidden = jax.random.split(jax.random.fold_in(key, _SIGNS_STREAM))
+        fixed["sign_in"] = constraints.dale_signs(k_in, n_in, net.fraction_inputs,
+                                                  net.inhibitory_placement)
+        fixed["sign_out"] = constraints.dale_signs(k_hidden, net.n_hidden, net.fraction_hidden,
+                                                   net.inhibitory_placement)
+    if net.tau_hidden_distribution != "homogeneous":
+        fixed["tau_hidden"] = draw_time_constants(jax.random.fold_in(key, _TAU_STREAM), net)
+    return fixed
+
+
+def draw_time_constants(key: Array, network: NetworkConfig) -> Float[Array, " hidden"]:
+    """Per-unit hidden time constants [s] with mean ``tau_hidden``, [hidden].
+
+    ``log_uniform``: log τ uniform on [log τ_lo, log τ_lo + log r] with r =
+    ``tau_hidden_ratio`` and τ_lo = mean·ln r/(r − 1), so that E[τ] = mean.
+    ``gamma``: shape k = 1/cv², scale mean/k (cv = ``tau_hidden_cv``), E[τ] = mean.
+    """
+    mean, n = network.tau_hidden, network.n_hidden
+    if network.tau_hidden_distribution == "log_uniform":
+        log_r = jnp.log(network.tau_hidden_ratio)
+        lowest = mean * log_r / jnp.expm1(log_r)
+        return lowest * jnp.exp(log_r * jax.random.uniform(key, (n,)))
+    shape = 1.0 / jnp.square(network.tau_hidden_cv)
+    return mean / shape * jax.random.gamma(key, shape, (n,))
+
+
+def initial_values(key: Array, fixed: dict[str, Array], config: Config) -> dict[str, Array]:
+    """Constrained initial values of the trained quantities.
+
+    Weights: U(−b, b) (:func:`weight_bounds`); under Dale's law |U(−b, b)|·sign, so a unit's
+    outgoing magnitudes have the same distribution U(0, b) as without the constraint and an
+    excitatory-only network starts with mean weight b/2 (the original's choice: |W| of the
+    usual initialisation). Learned time constants start at their fixed value: the config's
+    τ, or the per-unit values drawn for it.
+    """
+    net = config.network
+    b_in, b_out = weight_bounds(config)
+    n_in, n_hidden, n_out = config.stimulus.n_inputs, net.n_hidden, config.stimulus.n_classes
     k_in, k_out = jax.random.split(key)
-    return Params(
-        w_in=jax.random.uniform(k_in, (n_in, n_hidden), minval=-b_in, maxval=b_in),
-        w_out=jax.random.uniform(k_out, (n_hidden, n_out), minval=-b_out, maxval=b_out),
-    )
+    values = {"w_in": jax.random.uniform(k_in, (n_in, n_hidden), minval=-b_in, maxval=b_in),
+              "w_out": jax.random.uniform(k_out, (n_hidden, n_out), minval=-b_out, maxval=b_out)}
+    if net.dale != "none":
+        values["w_in"] = jnp.abs(values["w_in"]) * fixed["sign_in"][:, None]
+        values["w_out"] = jnp.abs(values["w_out"]) * fixed["sign_out"][:, None]
+    per_unit = net.learned_tau_shape == "unit"
+    if net.learns_tau_hidden:
+        tau = fixed.get("tau_hidden", jnp.asarray(net.tau_hidden))
+        values["tau_hidden"] = jnp.broadcast_to(tau, (n_hidden,)) if per_unit else tau
+    if net.learns_tau_output:
+        tau = jnp.asarray(net.tau_out)
+        values["tau_output"] = jnp.broadcast_to(tau, (n_out,)) if per_unit else tau
+    return values
 
 
-def effective_weights(params: Params, network: NetworkConfig) -> Params:
-    """The weights the dynamics use. The identity today; reparameterisations go here."""
-    return params
+def init_params(key: Array, config: Config) -> Params:
+    """Draw a network's parameters from its key: constants first (:func:`draw_fixed`), then
+    the constrained initial values (:func:`initial_values`), mapped to raw values by the
+    inverse of each constraint (:func:`params_from_values`)."""
+    fixed = draw_fixed(key, config)
+    return params_from_values(initial_values(key, fixed, config), fixed, config)
+
+
+def params_from_values(values: dict[str, ArrayLike], fixed: dict[str, Array],
+                       config: Config) -> Params:
+    """Parameters whose constrained values are ``values`` (name → array, the trained
+    quantities of ``config``) with the constants ``fixed``."""
+    maps = parameter_maps(fixed, config.network)
+    names = trainable_names(config.network)
+    missing = sorted(set(names) - set(values))
+    if missing:
+        raise ValueError(f"values lack {', '.join(missing)} (this config trains "
+                         f"{', '.join(names)})")
+    trained = {name: maps[name].inverse(jnp.asarray(values[name])) for name in names}
+    return Params(trained, dict(fixed))
+
+
+# ---------------------------------------------------------------------------------------------
+# the hidden neuron model and the readouts
+# ---------------------------------------------------------------------------------------------
+
+
+def hidden_layer(values: NetworkValues, config: Config) -> tuple[NeuronModel, Any]:
+    """The hidden layer's neuron model and its parameters under ``config``."""
+    net = config.network
+    model = LIF(net.surrogate, net.update_order, net.reset)
+    return model, LIFParams(decay(values.tau_hidden, config.stimulus.dt), net.threshold,
+                            net.surrogate_slope)
+
+
+def _time_weighted_readout(scale: Callable[[int], float]) -> Callable[..., Outputs]:
+    def readout(model: NeuronModel, model_params: Any, h: Array, values: NetworkValues,
+                config: Config) -> Outputs:
+        n_steps = config.stimulus.n_steps
+        a_out = decay(values.tau_output, config.stimulus.dt)
+        weights = mean_membrane_weights(a_out, n_steps, h.dtype) * scale(n_steps)
+        hidden, weighted_count = run_layer(model, model_params, h, weights)
+        return Outputs(weighted_count @ values.w_out, hidden, None)
+
+    return readout
+
+
+def _max_readout(model: NeuronModel, model_params: Any, h: Array, values: NetworkValues,
+                 config: Config) -> Outputs:
+    hidden = run_layer(model, model_params, h, jnp.zeros(h.shape[0], h.dtype))[0]
+    membranes = leaky_integrator(jnp.einsum("tbh,hc->tbc", hidden, values.w_out),
+                                 a=decay(values.tau_output, config.stimulus.dt))
+    return Outputs(jnp.max(membranes, axis=0), hidden, membranes)
+
+
+#: readout name → function(model, model_params, h, values, config) -> Outputs. ``mean`` and
+#: ``sum`` sum the linear output layer in closed form (equal to its scan in exact arithmetic).
+READOUTS: dict[str, Callable[..., Outputs]] = {
+    "mean": _time_weighted_readout(lambda n_steps: 1.0),
+    "sum": _time_weighted_readout(lambda n_steps: float(n_steps)),
+    "max": _max_readout,
+}
 
 
 def forward(
-    params: Params, spikes: Float[ArrayLike, "time batch inputs"], config: Config
+    params: Params,
+    spikes: Float[ArrayLike, "time batch inputs"],
+    config: Config,
+    key: Array | None = None,
 ) -> Outputs:
     """Simulate the network on time-major input spikes and read out class scores.
 
     Readouts (``config.network.readout``): ``mean`` = mean_t u_t (the original),
-    ``sum`` = Σ_t u_t, ``max`` = max_t u_t. For ``mean``/``sum`` the linear output layer is
-    summed in closed form (:func:`sslax.neurons.mean_membrane_weights`), which equals the
-    scan exactly in exact arithmetic; ``max`` runs the output scan.
+    ``sum`` = Σ_t u_t, ``max`` = max_t u_t. ``key`` feeds stochastic terms (none of the
+    current options uses it; a deterministic network ignores it).
     """
-    net, n_steps = config.network, config.stimulus.n_steps
-    w = effective_weights(params, net)
-    h = jnp.einsum("tbi,ih->tbh", jnp.asarray(spikes), w.w_in)
-    lif = dict(a=decay(net.tau_hidden, config.stimulus.dt), threshold=net.threshold,
-               slope=net.surrogate_slope, surrogate=net.surrogate,
-               update_order=net.update_order, reset=net.reset)
-    a_out = decay(net.tau_out, config.stimulus.dt)
-    if net.readout == "max":
-        hidden = lif_layer(h, **lif)
-        membranes = leaky_integrator(jnp.einsum("tbh,hc->tbc", hidden, w.w_out), a=a_out)
-        return Outputs(jnp.max(membranes, axis=0), hidden, membranes)
-    weights = mean_membrane_weights(a_out, n_steps)
-    if net.readout == "sum":
-        weights = weights * n_steps
-    hidden, weighted_count = lif_layer_with_readout(h, weights, **lif)
-    return Outputs(weighted_count @ w.w_out, hidden, None)
+    values = network_values(params, config)
+    h = jnp.einsum("tbi,ih->tbh", jnp.asarray(spikes), values.w_in)
+    model, model_params = hidden_layer(values, config)
+    return READOUTS[config.network.readout](model, model_params, h, values, config)
 
 
 def output_membranes(
@@ -118,9 +309,10 @@ def output_membranes(
     out = forward(params, spikes, config)
     if out.membranes is not None:
         return out.membranes
-    w = effective_weights(params, config.network)
-    a_out = decay(config.network.tau_out, config.stimulus.dt)
-    return leaky_integrator(jnp.einsum("tbh,hc->tbc", out.hidden_spikes, w.w_out), a=a_out)
+    values = network_values(params, config)
+    a_out = decay(values.tau_output, config.stimulus.dt)
+    return leaky_integrator(jnp.einsum("tbh,hc->tbc", out.hidden_spikes, values.w_out),
+                            a=a_out)
 
 
 def cross_entropy(scores: Float[Array, "batch classes"], labels: Int[ArrayLike, " batch"]) -> Array:
@@ -134,12 +326,18 @@ def loss_fn(
     spikes: Float[ArrayLike, "time batch inputs"],
     labels: Int[ArrayLike, " batch"],
     config: Config,
+    key: Array | None = None,
 ) -> tuple[Array, Outputs]:
-    """Training loss (cross-entropy of the readout) and the forward outputs."""
-    out = forward(params, spikes, config)
+    """Training loss (cross-entropy of the readout) and the forward outputs.
+
+    ``key`` is a fresh key per training step for stochastic terms; deterministic configs
+    ignore it, so their results do not depend on it.
+    """
+    out = forward(params, spikes, config, key)
     return cross_entropy(out.scores, labels), out
 
 
 def predict(scores: Float[Array, "batch classes"]) -> Int[Array, " batch"]:
     """Predicted class: argmax of the readout (for ``mean`` = argmax of Σ_t u_t, the original)."""
     return jnp.argmax(scores, axis=-1)
+

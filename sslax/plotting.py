@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sslax.config import display_label, display_value
 from sslax.stimulus import class_to_ipd
 from sslax.training import Run
 
@@ -37,7 +38,7 @@ def plot_loss_curves(run: Run, path: Path) -> None:
     if np.isfinite(np.asarray(h.valid_loss)).any():
         ax_loss.plot(epochs, np.asarray(h.valid_loss), label="validation")
         ax_acc.plot(epochs, 100 * np.asarray(h.valid_accuracy), label="validation")
-        best = int(run.result.best_epoch) + 1
+        best = int(run.result.best_epoch)
         for ax in (ax_loss, ax_acc):
             ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
     ax_acc.axhline(100 / run.config.stimulus.n_classes, color="k", linestyle="--",
@@ -113,29 +114,35 @@ SWEEP_PANELS = (
 
 def plot_sweep_metric(dataset: Any, field: str, metric: str, path: Path) -> None:
     """A metric (train and test) against swept ``field``: mean ± std over seeds, one line per
-    combination of the other swept fields."""
+    combination of the other swept fields. Values are shown in the field's display unit; a
+    field with non-numeric values (an option name) gets one tick per value."""
     plt = _pyplot()
     _, variables, scale, label = next(p for p in SWEEP_PANELS if p[0] == metric)
     others = [d for d in dataset[variables[0]].dims if d not in ("seed", field)]
-    combos = _combinations(dataset, others)
-    x = np.asarray(dataset[field].values, dtype=float)
+    values = list(dataset[field].values)
+    numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not
+                  isinstance(v, (bool, np.bool_)) for v in values)
+    x = (np.asarray([display_value(field, v) for v in values], dtype=float) if numeric
+         else np.arange(len(values), dtype=float))
     fig, ax = plt.subplots(figsize=(6, 4))
-    for combo in combos:
-        suffix = ", ".join(f"{k}={v:g}" for k, v in combo.items())
+    for combo in combinations(dataset, others):
+        suffix = ", ".join(f"{display_label(k)}={_shown(k, v)}" for k, v in combo.items())
         for variable, style in zip(variables, ("--", "-"), strict=True):
-            values = scale * dataset[variable].sel(combo).transpose("seed", field).values
-            mean, std = values.mean(axis=0), values.std(axis=0)
+            cell = scale * dataset[variable].sel(combo).transpose("seed", field).values
+            mean, std = np.nanmean(cell, axis=0), np.nanstd(cell, axis=0)
             split = variable.split("_")[0]
             line = ax.errorbar(x, mean, yerr=std, linestyle=style, marker="o", capsize=3,
                                label=f"{split}{' (' + suffix + ')' if suffix else ''}")
             ax.fill_between(x, mean - std, mean + std, alpha=0.1, color=line[0].get_color())
+    if not numeric:
+        ax.set_xticks(x, [str(v) for v in values])
     if metric == "accuracy":
         n_classes = dataset.attrs.get("n_classes")
         if n_classes:
             ax.axhline(100 / n_classes, color="k", linewidth=0.8, linestyle=":",
                        label="chance")
     n_seeds = dataset.sizes["seed"]
-    ax.set(xlabel=field, ylabel=label,
+    ax.set(xlabel=display_label(field), ylabel=label,
            title=f"{label} vs {field} (mean ± std over {n_seeds} seeds)")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -143,7 +150,13 @@ def plot_sweep_metric(dataset: Any, field: str, metric: str, path: Path) -> None
     plt.close(fig)
 
 
-def _combinations(dataset: Any, dims: list[str]) -> list[dict[str, Any]]:
+def _shown(field: str, value: Any) -> str:
+    shown = display_value(field, value)
+    return f"{shown:g}" if isinstance(shown, float) else str(shown)
+
+
+def combinations(dataset: Any, dims: list[str]) -> list[dict[str, Any]]:
+    """Every combination of the coordinate values of ``dims`` (as ``sel`` arguments)."""
     import itertools
 
     values = [list(dataset[d].values) for d in dims]
@@ -151,7 +164,8 @@ def _combinations(dataset: Any, dims: list[str]) -> list[dict[str, Any]]:
 
 
 def save_sweep_figures(dataset: Any, folder: Path, tag: str = "all") -> list[Path]:
-    """Every metric against every swept field of one sweep structure; returns the paths."""
+    """Every metric against every swept field of a sweep's dataset (with ``tag`` ``all``, the
+    combined dataset of every structure, structural fields included); returns the paths."""
     fields = [d for d in dataset["test_accuracy"].dims if d != "seed"]
     paths = []
     for field in fields:

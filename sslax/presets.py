@@ -1,4 +1,4 @@
-"""Named starting configs of the original project's experiments (SCIENCE.md §1–2).
+"""Named starting configs of the original project's experiments (docs/science.md).
 
 Each is a plain :class:`~sslax.config.Config`; ``sslax train --preset NAME`` starts from it
 and any ``--FIELD VALUE`` flag overrides it.
@@ -6,20 +6,43 @@ and any ``--FIELD VALUE`` flag overrides it.
 
 from __future__ import annotations
 
-from sslax.config import Config, NetworkConfig, TrainingConfig
+from sslax.config import Config, NetworkConfig, StimulusConfig, TrainingConfig
 
 #: The quick-start notebook: τ = 5 ms, 30 hidden units, up to 50 epochs with early stopping
 #: (patience 10) on a 4 096-sample validation set; 4 096 training and 2 048 test samples.
 QUICKSTART = Config()
 
 #: The starting notebook: τ = 20 ms, 30 hidden units, 10 epochs, no validation set,
-#: φ0 drawn once per data set (train and test differ only in φ0: slow τ overfits).
+#: φ0 drawn once per data set (train and test differ only in φ0: slow τ overfits). Both
+#: weight matrices start U(±1/√12): the notebook took the bound from the fan-in of an
+#: earlier (inputs, classes) tensor.
 STARTING_NOTEBOOK = Config(
-    network=NetworkConfig(tau_hidden=20e-3),
+    network=NetworkConfig(tau_hidden=20e-3, init="output_fan_in"),
     training=TrainingConfig(n_epochs=10, n_valid=0, patience=0),
+)
+
+#: Dale's law as the original notebook: the quick-start network with W_eff = |W|·sign and
+#: half of the input fibres and half of the hidden units inhibitory, drawn at random.
+DALES_LAW = Config(network=NetworkConfig(dale="abs", inhibitory_fraction=0.5))
+
+#: The 250 Hz task: f = 250 Hz, dt = 0.1 ms, 100 ms (T = 1 000 steps), hidden and output
+#: τ = 0.5 ms (longer hidden time constants fail at this frequency), 5 hidden units as the
+#: original notebook, otherwise the quick start.
+TONE_250HZ = Config(
+    stimulus=StimulusConfig(frequency=250.0, dt=1e-4, duration=0.1),
+    network=NetworkConfig(n_hidden=5, tau_hidden=0.5e-3),
 )
 
 PRESETS: dict[str, Config] = {
     "quickstart": QUICKSTART,
     "starting-notebook": STARTING_NOTEBOOK,
+    "dales-law": DALES_LAW,
+    "250hz": TONE_250HZ,
+}
+
+PRESET_DESCRIPTIONS: dict[str, str] = {
+    "quickstart": "τ 5 ms, 30 hidden, up to 50 epochs with early stopping (the default)",
+    "starting-notebook": "τ 20 ms, 10 epochs, no validation set, U(±1/√12) weights",
+    "dales-law": "the quick start under Dale's law, |W|·sign, half inhibitory",
+    "250hz": "a 250 Hz tone at dt 0.1 ms (T = 1000), τ 0.5 ms, 5 hidden",
 }

@@ -1,38 +1,68 @@
-"""Training as one pure function: ``make_train(config) -> train(key, data_key, hparams)``.
+"""Training: pure pieces that compose into one function, and a host-side driver.
 
-The whole run (data generation, initialisation, every epoch and batch, validation, early
-stopping and keeping the best parameters) is a single jittable function with ``lax.scan``
-over epochs and batches, so ``jax.jit(jax.vmap(train))`` trains an ensemble in one compile.
-The structure (sizes, modes) comes from the config's static fields; its numeric leaves
-(τ, learning rate, surrogate slope, rates …) are traced, so new values never recompile.
+The pieces, each pure and jittable (and so vmappable over seeds and numeric fields):
+
+- :func:`init_state` ``(key, config) -> TrainState``: initial parameters, optimiser state and
+  bookkeeping of one network;
+- :func:`train_epoch` ``(state, data, config) -> TrainState``: one epoch (every Adam step of
+  it, the validation loss, the copy of the best parameters, early stopping, the non-finite
+  guard), or nothing for a network that has stopped;
+- :func:`finish` ``(state, data, config) -> TrainResult``: the evaluation of the best
+  parameters on the training and test sets.
+
+:func:`make_train` composes them into the whole run, ``train(key, data_key, hparams)``, for
+``jax.jit(jax.vmap(train))``. :class:`Trainer` (and :func:`fit` on top of it) drives the
+same pieces from the host one epoch at a time: it reports progress, stops at an epoch
+boundary when asked, and hands every state to a callback that can write a checkpoint. The
+state holds everything the future of a run depends on (including its key and the epoch
+count, from which every later key is derived), so a run restored from a checkpoint ends
+bit-identical to one that was never interrupted.
 
 Keys are split by role:
 
 - ``data_key`` → training, validation and test sets (shared by every network that uses it);
-- ``key`` (the network seed) → initial weights, the order of samples in each epoch, and in
-  ``fresh`` data mode the samples themselves.
+- ``key`` (the network seed) → initial weights and constants, the order of samples in each
+  epoch, in ``fresh`` data mode the samples themselves, and a key per training step for
+  stochastic terms of the loss.
 
-Progress is reported once per epoch through ``jax.debug.callback`` to whatever reporter is
-active (see :func:`progress_reporter`); nothing inside the loop waits for the host.
+Epochs are counted from 1: ``history`` row i holds epoch i + 1, ``best_epoch`` is the number
+of the epoch that produced the best parameters.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 from jax import Array, lax
 
 from sslax.config import Config, ConfigError
 from sslax.metrics import Evaluation, evaluate
-from sslax.network import Params, init_params, loss_fn, predict
+from sslax.network import PARAMETER_GROUPS, Params, init_params, loss_fn, predict
 from sslax.stimulus import Dataset, batch_inputs, draw_like, ipd_to_class, make_dataset
+
+# fold_in tag of the per-step keys of the loss (a separate stream: the keys of everything
+# else are unchanged by it)
+_LOSS_STREAM = 0x10557
+
+
+class Interrupted(Exception):
+    """Training stopped at an epoch boundary because it was asked to.
+
+    Attributes:
+        epoch: epochs completed when it stopped.
+        checkpoint: where the state was saved (``None``: it was not saved).
+    """
+
+    def __init__(self, epoch: int, checkpoint: str | None = None) -> None:
+        super().__init__(f"stopped after epoch {epoch}")
+        self.epoch, self.checkpoint = epoch, checkpoint
 
 
 class Datasets(NamedTuple):
@@ -44,7 +74,7 @@ class Datasets(NamedTuple):
 
 
 class EpochMetrics(NamedTuple):
-    """Per-epoch training curves, each [epochs]; NaN for epochs skipped after early stopping.
+    """Per-epoch training curves, each [epochs]; NaN for epochs not run.
 
     Attributes:
         train_loss: mean cross-entropy over the epoch's batches (while training).
@@ -59,16 +89,49 @@ class EpochMetrics(NamedTuple):
     valid_accuracy: Array
 
 
-@struct.dataclass
-class TrainResult:
-    """What :func:`make_train`'s ``train`` returns.
+class TrainState(NamedTuple):
+    """Everything a run's future depends on (a checkpoint stores exactly this).
 
     Attributes:
-        params: parameters after the last epoch run.
+        params: current parameters.
+        opt_state: optimiser state.
+        best_params: a copy of the parameters with the lowest validation loss so far.
+        best_loss: that validation loss (inf before the first epoch).
+        best_epoch: the epoch that produced ``best_params`` (0: the initial parameters).
+        epoch: epochs completed (run or skipped); the next epoch is ``epoch + 1``.
+        n_epochs_run: epochs actually trained.
+        stopped: early stopping fired, or the loss became non-finite.
+        diverged_epoch: the epoch whose loss became non-finite (0: none).
+        history: per-epoch curves, [n_epochs] each, NaN for epochs not run.
+        key_data: raw data of the network key (``jax.random.key_data``).
+    """
+
+    params: Params
+    opt_state: Any
+    best_params: Params
+    best_loss: Array
+    best_epoch: Array
+    epoch: Array
+    n_epochs_run: Array
+    stopped: Array
+    diverged_epoch: Array
+    history: EpochMetrics
+    key_data: Array
+
+
+@struct.dataclass
+class TrainResult:
+    """What a training run returns.
+
+    Attributes:
+        params: parameters after the last epoch run (the last finite ones if the loss became
+            non-finite).
         best_params: a copy of the parameters with the lowest validation loss (the final
             ones when there is no validation set).
-        best_epoch: index of the epoch that produced ``best_params``.
+        best_epoch: the epoch (from 1) that produced ``best_params``.
         n_epochs_run: epochs actually run (fewer than ``n_epochs`` after early stopping).
+        diverged_epoch: the epoch in which the loss or the parameters became non-finite; the
+            run stopped there and kept the parameters from before it. 0 if it never happened.
         history: :class:`EpochMetrics`, each field [n_epochs].
         train_eval: metrics of ``best_params`` on the training set (in ``fresh`` data mode,
             on a set drawn like the training batches).
@@ -79,6 +142,7 @@ class TrainResult:
     best_params: Params
     best_epoch: Array
     n_epochs_run: Array
+    diverged_epoch: Array
     history: EpochMetrics
     train_eval: Evaluation | None
     test_eval: Evaluation | None
@@ -110,20 +174,168 @@ def make_datasets(data_key: Array, config: Config) -> Datasets:
     return Datasets(train, valid, test)
 
 
-def optimizer(config: Config) -> optax.GradientTransformation:
-    """Adam with the config's (possibly traced) learning rate."""
-    return optax.adam(config.training.learning_rate)
+def optimizer(config: Config, params: Params) -> optax.GradientTransformation:
+    """Adam per parameter group (:data:`sslax.network.PARAMETER_GROUPS`), each with its
+    learning rate: the weights ``learning_rate``, learned time constants
+    ``learning_rate_tau``. Adam acts elementwise, so splitting it into groups with equal
+    rates changes nothing."""
+    rates = {"weights": config.training.learning_rate,
+             "tau": config.training.tau_learning_rate}
+    labels = {name: PARAMETER_GROUPS[name] for name in params.trained}
+    used = sorted(set(labels.values()))
+    return optax.multi_transform({group: optax.adam(rates[group]) for group in used}, labels)
 
 
-class _State(NamedTuple):
-    params: Params
-    opt_state: Any
-    best_params: Params
-    best_loss: Array
-    best_epoch: Array
-    n_epochs_run: Array
-    stopped: Array
-    valid_history: Array
+def init_state(key: Array, config: Config) -> TrainState:
+    """The state of a network before its first epoch (``key``: the network key)."""
+    k_init = jax.random.split(key, 4)[0]
+    params = init_params(k_init, config)
+    opt_state = optimizer(config, params).init(params.trained)
+    nan = jnp.full(config.training.n_epochs, jnp.nan)
+    zero = jnp.asarray(0, jnp.int32)
+    return TrainState(
+        params=params,
+        opt_state=opt_state,
+        best_params=jax.tree.map(jnp.copy, params),
+        best_loss=jnp.asarray(jnp.inf),
+        best_epoch=zero,
+        epoch=zero,
+        n_epochs_run=zero,
+        stopped=jnp.asarray(False),
+        diverged_epoch=zero,
+        history=EpochMetrics(nan, nan, nan, nan),
+        key_data=jax.random.key_data(key),
+    )
+
+
+def _where(condition: Array, new: Any, old: Any) -> Any:
+    return jax.tree.map(lambda a, b: jnp.where(condition, a, b), new, old)
+
+
+def _all_finite(tree: Any) -> Array:
+    return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def train_epoch(state: TrainState, data: Datasets, config: Config) -> TrainState:
+    """Run epoch ``state.epoch + 1`` (or skip it if the network has stopped).
+
+    The epoch's Adam steps go over a fresh permutation of the training set (or fresh
+    samples); then the validation loss decides whether the parameters are the best so far
+    (they are *copied*) and whether early stopping fires: the lowest of the last ``patience``
+    validation losses is the oldest of them. If a training loss, the validation loss or a
+    parameter became non-finite, the epoch's updates are dropped, the run stops and
+    ``diverged_epoch`` records it.
+    """
+    stim, tr = config.stimulus, config.training
+    n_batches, batch = tr.n_batches, tr.batch_size
+    fresh = tr.data_mode == "fresh"
+
+    def run(state: TrainState) -> TrainState:
+        epoch = state.epoch  # index of this epoch; its number is epoch + 1
+        key = jax.random.wrap_key_data(state.key_data)
+        _, k_order, k_phase, k_fresh = jax.random.split(key, 4)
+        k_loss = jax.random.fold_in(jax.random.fold_in(key, _LOSS_STREAM), epoch)
+        tx = optimizer(config, state.params)
+
+        def sgd_step(carry: tuple[Params, Any], batch_data: tuple[Array, Array, Array]
+                     ) -> tuple[Any, Any]:
+            params, opt_state = carry
+            x, y, step = batch_data
+
+            def loss(trained: dict[str, Array]) -> tuple[Array, Any]:
+                return loss_fn(params.replace(trained=trained), x, y, config,
+                               jax.random.fold_in(k_loss, step))
+
+            (value, out), grads = jax.value_and_grad(loss, has_aux=True)(params.trained)
+            updates, opt_state = tx.update(grads, opt_state, params.trained)
+            trained = optax.apply_updates(params.trained, updates)
+            correct = jnp.mean(predict(out.scores) == y)
+            return (params.replace(trained=trained), opt_state), (value, correct)
+
+        if fresh:
+
+            def step(carry: Any, i: Array) -> tuple[Any, Any]:
+                k = jax.random.fold_in(k_fresh, epoch * n_batches + i)
+                d = draw_like(
+                    k, batch, data.train, per_sample_phase=stim.phase_offset != "per_dataset"
+                )
+                x = batch_inputs(d, jnp.arange(batch), stim)
+                return sgd_step(carry, (x, ipd_to_class(d.ipd, stim.n_classes), i))
+
+            xs: Any = jnp.arange(n_batches)
+        else:
+            labels = ipd_to_class(data.train.ipd, stim.n_classes)
+            order = jax.random.permutation(jax.random.fold_in(k_order, epoch), tr.n_train)
+            xs = (order[: n_batches * batch].reshape(n_batches, batch), jnp.arange(n_batches))
+            phi0 = None
+            if stim.phase_offset == "per_epoch":  # new φ0 per sample, same frozen noise
+                phi0 = 2 * math.pi * jax.random.uniform(jax.random.fold_in(k_phase, epoch),
+                                                        (tr.n_train,))
+
+            def step(carry: Any, index_step: tuple[Array, Array]) -> tuple[Any, Any]:
+                index, i = index_step
+                x = batch_inputs(data.train, index, stim, None if phi0 is None else phi0[index])
+                return sgd_step(carry, (x, labels[index], i))
+
+        (params, opt_state), (losses, correct) = lax.scan(
+            step, (state.params, state.opt_state), xs)
+        finite = jnp.all(jnp.isfinite(losses)) & _all_finite(params.trained)
+        if data.valid is not None:
+            ev = evaluate(params, data.valid, config, evaluation_batch(config))
+            valid_loss, valid_acc = ev.loss, ev.accuracy
+            finite = finite & jnp.isfinite(valid_loss)
+            improved = finite & (valid_loss < state.best_loss)
+        else:
+            valid_loss = valid_acc = jnp.asarray(jnp.nan)
+            improved = finite
+        params = _where(finite, params, state.params)
+        opt_state = _where(finite, opt_state, state.opt_state)
+        metrics = EpochMetrics(jnp.mean(losses), jnp.mean(correct), valid_loss, valid_acc)
+        history = jax.tree.map(lambda h, m: h.at[epoch].set(m), state.history, metrics)
+        stopped = ~finite
+        if tr.patience > 0:
+            # the last `patience` validation losses up to this epoch (inf before epoch 1)
+            padded = jnp.concatenate([jnp.full(tr.patience, jnp.inf), history.valid_loss])
+            window = lax.dynamic_slice(padded, (epoch + 1,), (tr.patience,))
+            stopped = stopped | ((epoch + 1 >= tr.patience) & (jnp.argmin(window) == 0))
+        return TrainState(
+            params=params,
+            opt_state=opt_state,
+            best_params=_where(improved, params, state.best_params),
+            best_loss=jnp.where(improved, valid_loss, state.best_loss),
+            best_epoch=jnp.where(improved, epoch + 1, state.best_epoch),
+            epoch=epoch + 1,
+            n_epochs_run=state.n_epochs_run + 1,
+            stopped=stopped,
+            diverged_epoch=jnp.where(finite, state.diverged_epoch, epoch + 1),
+            history=history,
+            key_data=state.key_data,
+        )
+
+    def skip(state: TrainState) -> TrainState:
+        return state._replace(epoch=state.epoch + 1)
+
+    # under vmap the cond becomes a select: both branches run, each member keeps its own
+    return lax.cond(state.stopped, skip, run, state)
+
+
+def finish(state: TrainState, data: Datasets, config: Config,
+           evaluate_best: bool = True) -> TrainResult:
+    """The result of a run from its last state: the metrics of its best parameters on the
+    training and test sets (``evaluate_best=False`` skips them; both are then ``None``)."""
+    train_eval, test_eval = (evaluate_splits(state.best_params, data, config) if evaluate_best
+                             else (None, None))
+    return TrainResult(state.params, state.best_params, state.best_epoch, state.n_epochs_run,
+                       state.diverged_epoch, state.history, train_eval, test_eval)
+
+
+def train_on_data(key: Array, data: Datasets, cfg: Config,
+                  evaluate_best: bool = True) -> TrainResult:
+    """The whole training run on given data sets (pure, jittable); ``key`` is the network
+    key. What :func:`make_train`'s ``train`` calls after generating the data."""
+    state = lax.fori_loop(0, cfg.training.n_epochs,
+                          lambda _, s: train_epoch(s, data, cfg), init_state(key, cfg))
+    return finish(state, data, cfg, evaluate_best)
 
 
 def make_train(config: Config) -> Callable[[Array, Array, Config | None], TrainResult]:
@@ -154,116 +366,6 @@ def train_with_data_key(key: Array, data_key: Array, cfg: Config) -> TrainResult
     return train_on_data(key, make_datasets(data_key, cfg), cfg)
 
 
-def train_on_data(key: Array, data: Datasets, cfg: Config,
-                  evaluate_best: bool = True) -> TrainResult:
-    """The whole training run on given data sets (pure, jittable); ``train`` generates
-    ``data`` with :func:`make_datasets` and calls this. ``key`` is the network key.
-    ``evaluate_best=False`` skips the final train/test evaluation (both are then ``None``).
-    """
-    stim, tr = cfg.stimulus, cfg.training
-    k_init, k_order, k_phase, k_fresh = jax.random.split(key, 4)
-    fresh = tr.data_mode == "fresh"
-    train_labels = ipd_to_class(data.train.ipd, stim.n_classes)
-    tx = optimizer(cfg)
-    params = init_params(k_init, cfg)
-    n_batches, batch = tr.n_batches, tr.batch_size
-
-    def sgd_step(carry: tuple[Params, Any], batch_data: tuple[Array, Array]) -> tuple[Any, Any]:
-        params, opt_state = carry
-        x, y = batch_data
-        (loss, out), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y, cfg)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        correct = jnp.mean(predict(out.scores) == y)
-        return (optax.apply_updates(params, updates), opt_state), (loss, correct)
-
-    def run_epoch(state: _State, epoch: Array) -> tuple[_State, EpochMetrics]:
-        if fresh:
-
-            def step(carry: Any, i: Array) -> tuple[Any, Any]:
-                k = jax.random.fold_in(k_fresh, epoch * n_batches + i)
-                d = draw_like(
-                    k, batch, data.train, per_sample_phase=stim.phase_offset != "per_dataset"
-                )
-                x = batch_inputs(d, jnp.arange(batch), stim)
-                return sgd_step(carry, (x, ipd_to_class(d.ipd, stim.n_classes)))
-
-            xs: Any = jnp.arange(n_batches)
-        else:
-            order = jax.random.permutation(jax.random.fold_in(k_order, epoch), tr.n_train)
-            xs = order[: n_batches * batch].reshape(n_batches, batch)
-            phi0 = None
-            if stim.phase_offset == "per_epoch":  # new φ0 per sample, same frozen noise
-                phi0 = (
-                    2
-                    * math.pi
-                    * jax.random.uniform(jax.random.fold_in(k_phase, epoch), (tr.n_train,))
-                )
-
-            def step(carry: Any, index: Array) -> tuple[Any, Any]:
-                x = batch_inputs(data.train, index, stim, None if phi0 is None else phi0[index])
-                return sgd_step(carry, (x, train_labels[index]))
-
-        (params, opt_state), (losses, correct) = lax.scan(step, (state.params, state.opt_state), xs)
-        if data.valid is not None:
-            ev = evaluate(params, data.valid, cfg, evaluation_batch(cfg))
-            valid_loss, valid_acc = ev.loss, ev.accuracy
-            improved = valid_loss < state.best_loss
-        else:
-            valid_loss = valid_acc = jnp.asarray(jnp.nan)
-            improved = jnp.asarray(True)
-        best_params = jax.tree.map(
-            lambda new, old: jnp.where(improved, new, old), params, state.best_params
-        )
-        history = state.valid_history.at[epoch].set(valid_loss)
-        stopped = state.stopped
-        if tr.patience > 0:
-            window = lax.dynamic_slice(
-                history, (jnp.maximum(epoch - tr.patience + 1, 0),), (tr.patience,)
-            )
-            stopped = (epoch + 1 >= tr.patience) & (jnp.argmin(window) == 0)
-        metrics = EpochMetrics(jnp.mean(losses), jnp.mean(correct), valid_loss, valid_acc)
-        new_state = _State(
-            params,
-            opt_state,
-            best_params,
-            jnp.where(improved, valid_loss, state.best_loss),
-            jnp.where(improved, epoch, state.best_epoch),
-            state.n_epochs_run + 1,
-            stopped,
-            history,
-        )
-        return new_state, metrics
-
-    def skip_epoch(state: _State, epoch: Array) -> tuple[_State, EpochMetrics]:
-        nan = jnp.asarray(jnp.nan)
-        return state, EpochMetrics(nan, nan, nan, nan)
-
-    def epoch_or_skip(state: _State, epoch: Array) -> tuple[_State, EpochMetrics]:
-        skipped = state.stopped
-        if tr.patience == 0:
-            state, metrics = run_epoch(state, epoch)
-        else:  # under vmap both branches run and a select keeps each member's own
-            state, metrics = lax.cond(skipped, skip_epoch, run_epoch, state, epoch)
-        jax.debug.callback(_report_epoch, epoch, metrics, skipped)
-        return state, metrics
-
-    init = _State(
-        params,
-        tx.init(params),
-        params,
-        jnp.asarray(jnp.inf),
-        jnp.asarray(0),
-        jnp.asarray(0),
-        jnp.asarray(False),
-        jnp.full((tr.n_epochs,), jnp.inf),
-    )
-    final, history = lax.scan(epoch_or_skip, init, jnp.arange(tr.n_epochs))
-    train_eval, test_eval = (evaluate_splits(final.best_params, data, cfg) if evaluate_best
-                             else (None, None))
-    return TrainResult(final.params, final.best_params, final.best_epoch, final.n_epochs_run,
-                       history, train_eval, test_eval)
-
-
 def evaluation_batch(config: Config) -> int:
     """Samples per chunk when evaluating (bounds memory only; never changes a result)."""
     return max(config.training.batch_size, 256)
@@ -277,34 +379,51 @@ def evaluate_splits(params: Params, data: Datasets, config: Config) -> tuple[Eva
 
 
 # ---------------------------------------------------------------------------------------------
-# progress: a host-side sink that the compiled program reports to once per epoch
+# driving epochs from the host
 # ---------------------------------------------------------------------------------------------
 
-# The compiled program keeps the callback it was traced with, so the callback is one
-# module-level dispatcher and the reporters live on a host-side stack (XLA may run it on
-# another thread, where a ContextVar would not be visible).
-_REPORTERS: list[Callable[[int, EpochMetrics | None], None]] = []
+
+@jax.jit
+def _status(state: TrainState) -> tuple[Array, Array]:
+    """Epochs completed and whether every network has stopped (one network or an ensemble,
+    whose members go through epochs in lockstep)."""
+    return jnp.max(state.epoch), jnp.all(state.stopped)
 
 
-def _report_epoch(epoch: Any, metrics: EpochMetrics, skipped: Any) -> None:
-    if _REPORTERS:
-        _REPORTERS[-1](int(epoch), None if bool(skipped) else metrics)
+def epochs_left(state: TrainState, n_epochs: int) -> bool:
+    """Whether any network of ``state`` still has epochs to run (a host sync)."""
+    epoch, stopped = _status(state)
+    return int(epoch) < n_epochs and not bool(stopped)
 
 
-@contextlib.contextmanager
-def progress_reporter(callback: Callable[[int, EpochMetrics | None], None]) -> Iterator[None]:
-    """Within this block, every epoch of a running ``train`` calls ``callback(epoch, metrics)``
-    (``metrics`` is ``None`` for an epoch skipped after early stopping)."""
-    _REPORTERS.append(callback)
-    try:
-        yield
-    finally:
-        _REPORTERS.remove(callback)
+def drive_epochs(
+    state: TrainState,
+    epoch_step: Callable[[TrainState], TrainState],
+    n_epochs: int,
+    *,
+    on_epoch: Callable[[TrainState], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[TrainState, bool]:
+    """Run ``epoch_step`` until every network has stopped or ``n_epochs`` epochs are done.
+
+    After each epoch ``on_epoch(state)`` runs (report progress, write a checkpoint); then,
+    if more epochs are due, ``should_stop()`` may end the loop at this epoch boundary.
+    Returns the last state and whether ``should_stop`` ended it. The loop's only decisions
+    come from the state, so any run continued from a saved state retraces the same epochs.
+    """
+    while epochs_left(state, n_epochs):
+        if should_stop is not None and should_stop():
+            return state, True
+        state = epoch_step(state)
+        if on_epoch is not None:
+            on_epoch(state)
+    return state, False
 
 
-# ---------------------------------------------------------------------------------------------
-# the high-level entry point
-# ---------------------------------------------------------------------------------------------
+_datasets_jit = jax.jit(make_datasets)
+_init_jit = jax.jit(init_state)
+_epoch_jit = jax.jit(train_epoch, donate_argnums=0)
+_finish_jit = jax.jit(finish)
 
 
 class Run(NamedTuple):
@@ -331,42 +450,81 @@ class Run(NamedTuple):
         return self.result.test_eval
 
 
-def evaluate_run(config: Config, params: Params, data_seed: int) -> tuple[Evaluation, Evaluation]:
-    """Metrics of ``params`` on the training and test sets that ``data_seed`` generates
-    (exactly the evaluation that training reports for its best parameters)."""
-    return _evaluate_split_jit(params, jax.random.key(data_seed), config)
+class Trainer:
+    """Trains one network from the host, epoch by epoch, with one compiled program per
+    piece (initialisation, epoch, evaluation) and per config structure.
+
+    ``trainer.run(trainer.initial_state())`` then ``trainer.finish(state)`` is a whole run;
+    any state it passes to ``on_epoch`` (or one restored from a checkpoint of it) can be
+    given to ``run`` again to continue, with bit-identical results.
+    """
+
+    def __init__(self, config: Config, seed: int = 0, data_seed: int = 0) -> None:
+        config.validate()
+        check_seed("seed", seed)
+        check_seed("data_seed", data_seed)
+        self.config, self.seed, self.data_seed = config, seed, data_seed
+        self.data = _datasets_jit(jax.random.key(data_seed), config)
+
+    def initial_state(self) -> TrainState:
+        return _init_jit(jax.random.key(self.seed), self.config)
+
+    def state_template(self) -> Any:
+        """Shapes and dtypes of this run's state (to check a restored checkpoint against)."""
+        return jax.eval_shape(init_state, jax.random.key(self.seed), self.config)
+
+    def run(
+        self,
+        state: TrainState,
+        on_epoch: Callable[[TrainState], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> tuple[TrainState, bool]:
+        """Continue training from ``state``; see :func:`drive_epochs`."""
+        return drive_epochs(state, lambda s: _epoch_jit(s, self.data, self.config),
+                            self.config.training.n_epochs, on_epoch=on_epoch,
+                            should_stop=should_stop)
+
+    def finish(self, state: TrainState) -> Run:
+        """Evaluate the best parameters and return the :class:`Run`."""
+        result = jax.block_until_ready(_finish_jit(state, self.data, self.config))
+        return Run(self.config, self.seed, self.data_seed, result)
 
 
-def _evaluate_splits(
-    params: Params, data_key: Array, config: Config
-) -> tuple[Evaluation, Evaluation]:
-    return evaluate_splits(params, make_datasets(data_key, config), config)
-
-
-_train_jit = jax.jit(train_with_data_key)
-_evaluate_split_jit = jax.jit(_evaluate_splits)
+def epoch_metrics(state: TrainState) -> tuple[int, EpochMetrics]:
+    """The number of the epoch a network's ``state`` just completed and that epoch's metrics,
+    as host values: what a progress report shows."""
+    epoch = int(state.epoch)
+    history = jax.device_get(state.history)
+    return epoch, EpochMetrics(*(h[epoch - 1] for h in history))
 
 
 def fit(
     config: Config,
     seed: int = 0,
     data_seed: int = 0,
-    on_epoch: Callable[[int, EpochMetrics | None], None] | None = None,
+    on_epoch: Callable[[int, EpochMetrics], None] | None = None,
 ) -> Run:
     """Validate ``config``, train one network and evaluate its best parameters.
 
     One compiled program per config structure: calling again with other numeric values
     (τ, learning rate, slope …) reuses it. ``on_epoch(epoch, metrics)`` is called after
-    every epoch while the program runs.
+    every epoch with the epoch's number (from 1) and its :class:`EpochMetrics` (host
+    values).
     """
-    config.validate()
-    check_seed("seed", seed)
-    check_seed("data_seed", data_seed)
-    reporter = progress_reporter(on_epoch) if on_epoch else contextlib.nullcontext()
-    with reporter:
-        result = _train_jit(jax.random.key(seed), jax.random.key(data_seed), config)
-        result = jax.block_until_ready(result)
-    return Run(config, seed, data_seed, result)
+    trainer = Trainer(config, seed, data_seed)
+    report = None if on_epoch is None else (lambda state: on_epoch(*epoch_metrics(state)))
+    state, _ = trainer.run(trainer.initial_state(), on_epoch=report)
+    return trainer.finish(state)
+
+
+def evaluate_run(config: Config, params: Params, data_seed: int) -> tuple[Evaluation, Evaluation]:
+    """Metrics of ``params`` on the training and test sets that ``data_seed`` generates
+    (exactly the evaluation that training reports for its best parameters)."""
+    data = _datasets_jit(jax.random.key(data_seed), config)
+    return _evaluate_splits_jit(params, data, config)
+
+
+_evaluate_splits_jit = jax.jit(evaluate_splits)
 
 
 def check_seed(name: str, value: Any) -> None:

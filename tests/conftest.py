@@ -25,11 +25,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from jaxtyping import install_import_hook  # noqa: E402
 
-# Runtime shape checking (STYLE.md practice 10): the jaxtyping annotations of the numerical
-# modules are checked by beartype on every call while the tests run (config.py validates its
-# own fields, with sslax's error messages). They must be imported here first.
-NUMERICAL = ["sslax.stimulus", "sslax.surrogate", "sslax.neurons", "sslax.network",
-             "sslax.metrics"]
+# Runtime shape checking: the jaxtyping annotations of the numerical modules are checked by
+# beartype on every call while the tests run (config.py validates its own fields, with
+# sslax's error messages). They must be imported here first.
+NUMERICAL = ["sslax.stimulus", "sslax.surrogate", "sslax.neurons", "sslax.neurons.base",
+             "sslax.neurons.lif", "sslax.neurons.integrator", "sslax.neurons._fused_lif",
+             "sslax.constraints", "sslax.network", "sslax.metrics"]
 with install_import_hook(NUMERICAL, "beartype.beartype"):
     import sslax.metrics  # noqa: E402, F401  (imports the other four)
 

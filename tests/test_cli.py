@@ -48,10 +48,10 @@ def test_saved_run_loads_and_reevaluates_identically(trained, capsys):
     assert saved.config.network.tau_hidden == 3e-3
     # the same seeds and config retrain to exactly the saved parameters
     again = fit(saved.config, seed=2, data_seed=7)
-    np.testing.assert_array_equal(np.asarray(again.result.best_params.w_in),
-                                  np.asarray(saved.best_params.w_in))
-    np.testing.assert_array_equal(np.asarray(again.result.params.w_out),
-                                  np.asarray(saved.final_params.w_out))
+    np.testing.assert_array_equal(np.asarray(again.result.best_params.trained["w_in"]),
+                                  np.asarray(saved.best_params.trained["w_in"]))
+    np.testing.assert_array_equal(np.asarray(again.result.params.trained["w_out"]),
+                                  np.asarray(saved.final_params.trained["w_out"]))
     train_eval, test_eval = evaluate_run(saved.config, saved.best_params, saved.data_seed)
     assert float(test_eval.accuracy) == saved.metrics["test"]["accuracy"]
     assert float(train_eval.mae_a) == saved.metrics["train"]["mae_a_deg"]

@@ -14,6 +14,7 @@ import pytest
 from sslax.config import (
     Config,
     ConfigError,
+    ConfigWarning,
     NetworkConfig,
     StimulusConfig,
     TrainingConfig,
@@ -143,7 +144,7 @@ def test_valid_edge_cases_accepted():
     Config().replace_fields(exact_rates=True)  # envelope_power 2 is the default
     Config().replace_fields(dt=1e-4, duration=0.1, frequency=250.0)  # T = 1000
     Config().replace_fields(n_train=64, batch_size=64)
-    Config().replace_fields(tau_hidden=np.array([1e-3, 2e-3, 5e-3]))  # heterogeneous τ
+    Config().replace_fields(n_hidden=3, tau_hidden=np.array([1e-3, 2e-3, 5e-3]))  # per unit
 
 
 def test_sections_must_have_right_types():
@@ -171,8 +172,10 @@ def test_to_dict_from_dict_round_trip():
     assert Config.from_dict(json.loads(json.dumps(data))) == cfg
     # the default (tau_output None) round-trips too
     assert Config.from_dict(json.loads(json.dumps(Config().to_dict()))) == Config()
-    # missing keys take defaults
-    assert Config.from_dict({"network": {"n_hidden": 8}}) == Config().replace_fields(n_hidden=8)
+    # missing keys take defaults, with one warning that names them
+    with pytest.warns(ConfigWarning, match=r"network\.tau_hidden, .*training\.n_epochs"):
+        loaded = Config.from_dict({"network": {"n_hidden": 8}}, source="old.json")
+    assert loaded == Config().replace_fields(n_hidden=8)
 
 
 def test_from_dict_rejects_unknown_keys():
@@ -218,7 +221,8 @@ def test_derived_properties():
 
 LEAF_FIELDS = {
     "stimulus": {"frequency", "rate_max", "envelope_power", "phase_jitter"},
-    "network": {"tau_hidden", "threshold", "surrogate_slope"},
+    "network": {"tau_hidden", "tau_hidden_ratio", "tau_hidden_cv", "inhibitory_fraction",
+                "threshold", "surrogate_slope"},
     "training": {"learning_rate"},
 }
 

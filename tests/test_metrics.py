@@ -88,7 +88,8 @@ def test_evaluate_matches_direct_computation(tiny):
         jax.random.key(0), 13, stim, "per_sample", store_spikes=False
     )
     params = init_params(jax.random.key(1), cfg)
-    params = params.replace(w_in=params.w_in * 6.0)  # make the hidden layer spike
+    # make the hidden layer spike
+    params = params.replace(trained={**params.trained, "w_in": params.trained["w_in"] * 6.0})
     x = batch_inputs(data, jnp.arange(13), stim)
     out = forward(params, x, cfg)
     scores = np.asarray(out.scores)

@@ -12,19 +12,46 @@ import pytest
 from jax.test_util import check_grads
 
 from sslax.neurons import (
+    LIF,
+    LIFParams,
     LIFState,
     decay,
     leaky_integrator,
-    lif_layer,
-    lif_layer_with_readout,
     lif_parity_layer,
-    lif_scan,
-    lif_step,
     mean_membrane_weights,
     members_as_units,
+    run_layer,
+    scan_layer,
 )
 
 T, B, U = 23, 4, 3  # time, batch, units: all different on purpose
+
+
+def _model(a, threshold=1.0, slope=5.0, surrogate="sigmoid", update_order="parity",
+           reset="multiplicative"):
+    return LIF(surrogate, update_order, reset), LIFParams(a, threshold, slope)
+
+
+def lif_step(state, h_t, **kwargs):
+    """One LIF step through the model interface, with the options as keywords."""
+    model, params = _model(**kwargs)
+    return model.step(params, state, h_t)
+
+
+def lif_scan(h, **kwargs):
+    """The reference: the model's step scanned over time, differentiated by autodiff."""
+    model, params = _model(**kwargs)
+    return scan_layer(model, params, h)
+
+
+def lif_layer_with_readout(h, weights, **kwargs):
+    """The model's layer (the fused accelerator in the parity order) and r = Σ_t c_t s_t."""
+    model, params = _model(**kwargs)
+    return run_layer(model, params, h, weights)
+
+
+def lif_layer(h, **kwargs):
+    return lif_layer_with_readout(h, jnp.zeros(h.shape[0], h.dtype), **kwargs)[0]
 
 
 def lif_membranes(h, **kwargs):

@@ -1,4 +1,4 @@
-"""Seed-parity with the original notebook model (SCIENCE.md §1).
+"""Seed-parity with the original notebook model (docs/science.md §3).
 
 An independent plain-NumPy copy of the original PyTorch loop (batch-major, a Python loop
 over time), with a hand-written BPTT reverse pass, is compared with ``sslax.network``:
@@ -135,7 +135,7 @@ def problem():
 
 
 def sslax_inputs(problem):
-    params = Params(w_in=jnp.asarray(problem["w1"]), w_out=jnp.asarray(problem["w2"]))
+    params = Params({"w_in": jnp.asarray(problem["w1"]), "w_out": jnp.asarray(problem["w2"])})
     x_tm = jnp.asarray(np.swapaxes(problem["x"], 0, 1))  # sslax is time-major
     return params, x_tm
 
@@ -195,7 +195,7 @@ def test_gradients_match_hand_bptt(problem, readout):
     )
     assert float(loss) == pytest.approx(loss_ref, rel=1e-5)
     assert np.abs(g_w1).max() > 1e-4  # the surrogate path carries gradient to W1
-    for got, want in ((grads.w_in, g_w1), (grads.w_out, g_w2)):
+    for got, want in ((grads.trained["w_in"], g_w1), (grads.trained["w_out"], g_w2)):
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 
@@ -209,7 +209,7 @@ def test_parity_init_bounds():
         ("output_fan_in", N_CLASSES**-0.5, N_CLASSES**-0.5),
     ):
         p = init_params(jax.random.key(3), cfg.replace_fields(init=init))
-        w_in, w_out = np.asarray(p.w_in), np.asarray(p.w_out)
+        w_in, w_out = np.asarray(p.trained["w_in"]), np.asarray(p.trained["w_out"])
         assert w_in.shape == (N_IN, N_HIDDEN)
         assert w_out.shape == (N_HIDDEN, N_CLASSES)
         assert np.abs(w_in).max() <= b_in
@@ -296,7 +296,7 @@ def test_matches_original_pytorch(problem):
     np.testing.assert_array_equal(np.swapaxes(np.asarray(out.hidden_spikes), 0, 1), spikes)
     np.testing.assert_allclose(np.asarray(out.scores), m, rtol=1e-5, atol=1e-5)
     assert float(loss) == pytest.approx(loss_t, rel=1e-5)
-    for got, want in ((grads.w_in, g_w1), (grads.w_out, g_w2)):
+    for got, want in ((grads.trained["w_in"], g_w1), (grads.trained["w_out"], g_w2)):
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 

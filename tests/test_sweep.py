@@ -40,8 +40,8 @@ def test_members_equal_single_runs(grid_result):
         assert member.seed == where["seed"]
         assert member.config.network.tau_hidden == pytest.approx(where["tau_hidden"])
         single = fit(member.config, seed=member.seed, data_seed=member.data_seed)
-        np.testing.assert_allclose(member.result.best_params.w_in,
-                                   single.result.best_params.w_in, atol=1e-5)
+        np.testing.assert_allclose(member.result.best_params.trained["w_in"],
+                                   single.result.best_params.trained["w_in"], atol=1e-5)
         np.testing.assert_allclose(member.result.history.train_loss,
                                    single.result.history.train_loss, rtol=1e-5)
         assert float(member.test_eval.accuracy) == pytest.approx(
@@ -49,7 +49,7 @@ def test_members_equal_single_runs(grid_result):
 
 
 def test_members_differ_by_seed_and_value(grid_result):
-    w = np.asarray(grid_result.result.params.w_in)
+    w = np.asarray(grid_result.result.params.trained["w_in"])
     assert w.shape[0] == 12
     # different seeds start from different weights; different τ then train differently
     a = grid_result.index(seed=0, tau_hidden=2e-3, learning_rate=0.02)
@@ -77,7 +77,7 @@ def test_second_sweep_with_other_values_does_not_recompile(grid_result):
     again = run_sweep(sweep, chunk_size=8)[0]
     assert compile_count() == before
     assert again.compile_s == 0.0
-    assert not np.allclose(again.result.params.w_in, grid_result.result.params.w_in)
+    assert not np.allclose(again.result.params.trained["w_in"], grid_result.result.params.trained["w_in"])
 
 
 def test_save_and_load_sweep(grid_result, tmp_path):
@@ -87,8 +87,8 @@ def test_save_and_load_sweep(grid_result, tmp_path):
     ds = loaded[0].dataset
     np.testing.assert_allclose(ds["test_accuracy"].values,
                                grid_result.to_xarray()["test_accuracy"].values)
-    np.testing.assert_array_equal(loaded[0].params["best_w_in"],
-                                  grid_result.result.best_params.w_in)
+    np.testing.assert_array_equal(loaded[0].params["best_trained.w_in"],
+                                  grid_result.result.best_params.trained["w_in"])
     rows = (path / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 12
     with pytest.raises(FileExistsError):
@@ -102,7 +102,7 @@ def test_structural_field_is_an_outer_loop():
     assert sweep.numeric_fields == ("tau_hidden",)
     results = run_sweep(sweep)
     assert [r.structure for r in results] == [{"n_hidden": 3}, {"n_hidden": 4}]
-    assert [np.asarray(r.result.params.w_in).shape for r in results] == [(2, 16, 3),
+    assert [np.asarray(r.result.params.trained["w_in"]).shape for r in results] == [(2, 16, 3),
                                                                           (2, 16, 4)]
 
 
@@ -143,10 +143,10 @@ def test_stimulus_sweep_members_equal_single_runs():
     result = run_sweep(sweep)[0]
     member = result.member(result.index(seed=2, rate_max=500.0))
     single = fit(member.config, seed=2, data_seed=member.data_seed)
-    np.testing.assert_allclose(member.result.best_params.w_in,
-                               single.result.best_params.w_in, atol=1e-5)
+    np.testing.assert_allclose(member.result.best_params.trained["w_in"],
+                               single.result.best_params.trained["w_in"], atol=1e-5)
     other = result.member(result.index(seed=2, rate_max=300.0))
-    assert not np.allclose(other.result.best_params.w_in, member.result.best_params.w_in)
+    assert not np.allclose(other.result.best_params.trained["w_in"], member.result.best_params.trained["w_in"])
 
 
 @pytest.mark.parametrize(("n_values", "chunk_size", "n_devices", "expected"), [
@@ -167,7 +167,7 @@ def test_groups_of_a_seed_split_over_devices_equal_one_group():
     sweep = Sweep(tiny_config(), seeds=(3,), grid={"tau_hidden": (2e-3, 4e-3, 6e-3, 8e-3)})
     halves = run_sweep(sweep, chunk_size=2)[0].result  # group_size(4, 2, 1) = 2
     whole = run_sweep(sweep, chunk_size=4)[0].result
-    np.testing.assert_allclose(halves.best_params.w_in, whole.best_params.w_in, atol=1e-5)
+    np.testing.assert_allclose(halves.best_params.trained["w_in"], whole.best_params.trained["w_in"], atol=1e-5)
     np.testing.assert_allclose(halves.history.train_loss, whole.history.train_loss, rtol=1e-5)
 
 
@@ -188,12 +188,12 @@ SCRIPT = textwrap.dedent("""
     devices = jax.devices()
     sharded = run_sweep(sweep, chunk_size=len(devices))[0]
     if pid == 0:
-        arrays = dict(w=sharded.result.best_params.w_in,
+        arrays = dict(w=sharded.result.best_params.trained["w_in"],
                       acc=sharded.result.test_eval.accuracy,
                       loss=sharded.result.history.train_loss, n_devices=len(devices))
         if n == 1 and len(devices) > 1:
             single = run_sweep(sweep, chunk_size=2, devices=devices[:1])[0]
-            arrays.update(w_single=single.result.best_params.w_in,
+            arrays.update(w_single=single.result.best_params.trained["w_in"],
                           acc_single=single.result.test_eval.accuracy,
                           loss_single=single.result.history.train_loss)
         np.savez(out, **arrays)

@@ -126,7 +126,7 @@ def test_early_stopping_follows_rule(runs):
             field = np.asarray(field)
             assert np.all(np.isfinite(field[:n_run]))
             assert np.all(np.isnan(field[n_run:]))
-        assert int(result.best_epoch) == int(np.argmin(valid[:n_run]))
+        assert int(result.best_epoch) == int(np.argmin(valid[:n_run])) + 1  # from 1
         stopped_early += n_run < n_epochs
     assert stopped_early >= 2  # the rule was actually exercised
 
@@ -135,10 +135,10 @@ def test_best_params_are_a_copy_of_the_best_epoch(runs):
     """Evaluating best_params on the validation set reproduces the validation loss recorded
     at best_epoch; the final params reproduce the last epoch's. A kept *reference* (the
     notebook's bug) would make both equal to the last epoch's."""
-    hp, result = next((hp, r) for hp, r in runs if int(r.best_epoch) < int(r.n_epochs_run) - 1)
+    hp, result = next((hp, r) for hp, r in runs if int(r.best_epoch) < int(r.n_epochs_run))
     valid = make_datasets(DATA_KEY, hp).valid
     history = np.asarray(result.history.valid_loss)
-    best, last = int(result.best_epoch), int(result.n_epochs_run) - 1
+    best, last = int(result.best_epoch) - 1, int(result.n_epochs_run) - 1  # row indices
     assert history[best] < history[last]
     evaluate_jit = jax.jit(evaluate, static_argnames="batch_size")
     best_loss = float(evaluate_jit(result.best_params, valid, hp, batch_size=256).loss)
@@ -150,21 +150,17 @@ def test_best_params_are_a_copy_of_the_best_epoch(runs):
 
 @pytest.fixture(scope="module")
 def ensemble(runs):
-    """The lr = 0.2 runs of seeds 0 and 1 again, as one ``jit(vmap(train))`` ensemble, with a
-    progress reporter recording every call."""
+    """The lr = 0.2 runs of seeds 0 and 1 again, as one ``jit(vmap(train))`` ensemble."""
     hp = BASE.replace_fields(learning_rate=0.2)
     singles = [r for h, r in runs if h == hp]
-    calls = []
     keys = jnp.stack([jax.random.key(0), jax.random.key(1)])
     train = jax.jit(jax.vmap(make_train(BASE), in_axes=(0, None, None)))
-    with training.progress_reporter(lambda epoch, metrics: calls.append((epoch, metrics))):
-        result = jax.device_get(train(keys, DATA_KEY, hp))
-    return result, singles, calls
+    return jax.device_get(train(keys, DATA_KEY, hp)), singles
 
 
 def test_vmapped_ensemble_equals_single_runs(ensemble):
-    result, singles, _ = ensemble
-    assert result.params.w_in.shape == (2, 16, 6)
+    result, singles = ensemble
+    assert result.params.trained["w_in"].shape == (2, 16, 6)
     for i, single in enumerate(singles):
         member = jax.tree.map(lambda x, i=i: x[i], result)
         assert int(member.n_epochs_run) == int(single.n_epochs_run)
@@ -173,18 +169,44 @@ def test_vmapped_ensemble_equals_single_runs(ensemble):
             np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5)
 
 
-def test_vmapped_progress_reports_no_phantom_skips(ensemble):
-    """While no member has stopped, no epoch may be reported as skipped (metrics None).
+def test_host_driven_epochs_equal_the_pure_run(runs):
+    """The host loop (one compiled epoch at a time, stopping once every member stopped)
+    gives exactly what the pure one-program run gives, for an ensemble of two members that
+    stop at different epochs."""
+    hp = BASE.replace_fields(learning_rate=0.2)
+    singles = [r for h, r in runs if h == hp]
+    assert len({int(r.n_epochs_run) for r in singles}) == 2  # they stop at different epochs
+    data = make_datasets(DATA_KEY, hp)
+    keys = jnp.stack([jax.random.key(0), jax.random.key(1)])
+    init = jax.jit(jax.vmap(training.init_state, in_axes=(0, None)))
+    epoch = jax.jit(jax.vmap(training.train_epoch, in_axes=(0, None, None)))
+    seen = []
+    state, interrupted = training.drive_epochs(
+        init(keys, hp), lambda s: epoch(s, data, hp), hp.training.n_epochs,
+        on_epoch=lambda s: seen.append(int(jnp.max(s.epoch))))
+    assert not interrupted
+    last = max(int(r.n_epochs_run) for r in singles)
+    assert seen == list(range(1, last + 1))  # no epoch after the last member stopped
+    for i, single in enumerate(singles):
+        member = jax.tree.map(lambda x, i=i: np.asarray(x[i]), state)
+        assert int(member.n_epochs_run) == int(single.n_epochs_run)
+        np.testing.assert_allclose(member.best_params.trained["w_in"],
+                                   single.best_params.trained["w_in"], rtol=1e-5, atol=1e-6)
 
-    Library bug if this fails: under ``vmap`` the ``lax.cond(stopped, skip_epoch, run_epoch)``
-    becomes a select that runs BOTH branches, so both branches' ``jax.debug.callback`` fire and
-    every epoch is reported as skipped and as run.
-    """
-    result, _, calls = ensemble
-    all_running = int(np.min(result.n_epochs_run))
-    assert all_running >= 1
-    phantom = [epoch for epoch, metrics in calls if metrics is None and epoch < all_running]
-    assert phantom == []
+
+def test_drive_epochs_stops_at_an_epoch_boundary_when_asked(base_train):
+    trainer = training.Trainer(BASE, seed=0, data_seed=100)
+    calls = []
+    state, interrupted = trainer.run(trainer.initial_state(),
+                                     should_stop=lambda: calls.append(1) or len(calls) > 2)
+    assert interrupted
+    assert int(state.epoch) == 2  # asked before epochs 1, 2 and 3; the third said stop
+    state, interrupted = trainer.run(state)  # and continues from there
+    assert not interrupted
+    again = training.fit(BASE, seed=0, data_seed=100).result
+    np.testing.assert_array_equal(np.asarray(trainer.finish(state).result.best_params
+                                             .trained["w_in"]),
+                                  np.asarray(again.best_params.trained["w_in"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +223,8 @@ def test_same_seeds_give_identical_results(base_train, runs):
 
 def test_network_seed_changes_params(runs):
     (_, a), (_, b) = runs[0], runs[1]  # same data and lr, seeds 0 and 1
-    assert not np.allclose(np.asarray(a.params.w_in), np.asarray(b.params.w_in))
+    assert not np.allclose(np.asarray(a.params.trained["w_in"]),
+                           np.asarray(b.params.trained["w_in"]))
 
 
 def test_data_seed_alone_changes_data(base_train):
@@ -211,8 +234,9 @@ def test_data_seed_alone_changes_data(base_train):
     a = train(KEY, DATA_KEY, frozen)
     b = train(KEY, jax.random.key(101), frozen)
     c = train(jax.random.key(1), DATA_KEY, frozen)
-    np.testing.assert_allclose(np.asarray(a.params.w_in), np.asarray(b.params.w_in), atol=1e-9)
-    assert not np.allclose(np.asarray(a.params.w_in), np.asarray(c.params.w_in))
+    w_in = {name: np.asarray(r.params.trained["w_in"]) for name, r in zip("abc", (a, b, c))}
+    np.testing.assert_allclose(w_in["a"], w_in["b"], atol=1e-9)
+    assert not np.allclose(w_in["a"], w_in["c"])
     assert not np.array_equal(np.asarray(a.history.valid_loss), np.asarray(b.history.valid_loss))
     d1, d2 = make_datasets(DATA_KEY, BASE), make_datasets(jax.random.key(101), BASE)
     for name in ("train", "valid", "test"):
@@ -250,7 +274,7 @@ def test_other_modes_train(modes):
         assert np.all(np.isfinite(values))
     assert np.all(np.isnan(np.asarray(history.valid_loss)))  # no validation set
     assert int(result.n_epochs_run) == 4
-    assert int(result.best_epoch) == 3
+    assert int(result.best_epoch) == 4  # the last epoch (epochs count from 1)
     assert leaves_equal(result.best_params, result.params)  # best = final without validation
     loss = np.asarray(history.train_loss)
     assert loss[-1] < loss[0]
@@ -310,14 +334,14 @@ def test_fit_learns_above_chance_and_does_not_recompile():
     assert float(run.train_eval.accuracy) > 2 * chance
     acc = np.asarray(run.result.history.train_accuracy)
     assert acc[-3:].mean() > acc[:3].mean() + 0.1
-    # progress reached the host once per epoch, in order, with the recorded metrics
-    assert [e for e, _ in seen] == list(range(15))
+    # progress reached the host once per epoch, in order (from 1), with the recorded metrics
+    assert [e for e, _ in seen] == list(range(1, 16))
     np.testing.assert_allclose(
         [float(m.train_loss) for _, m in seen], np.asarray(run.result.history.train_loss), rtol=1e-6
     )
 
     sizes = compiled_cache_sizes()
-    assert sizes["_train_jit"] >= 1
+    assert sizes["_epoch_jit"] >= 1
     other = fit(
         LEARN.replace_fields(tau_hidden=1e-3, learning_rate=0.02, surrogate_slope=8.0),
         seed=0,

@@ -1,24 +1,18 @@
-"""Neuron dynamics as pure scan steps ``step(carry, x_t) -> (carry, y_t)``, time-major.
+"""The LIF model's accelerator: the parity-order layer as two fused loops with a hand-written
+backward pass (private: :class:`sslax.neurons.lif.LIF` uses it; its reference is the plain
+``lax.scan`` of the LIF step, which the tests compare it with).
 
-The LIF hidden layer (SCIENCE.md §1), with decay a = exp(−dt/τ) integrated exactly:
+Both loops are ``fori_loop``s that read and write time step t of [time, ...] arrays in
+place, rather than ``scan``s: under ``vmap`` the member axis then stays in front
+([members, time, ...]) and XLA does not transpose every [time, batch, units] array between
+the input projection, the loops and the weight gradient. The forward loop stores only the
+membranes v_t; spikes are s_0 = 0, s_t = H(v_{t−1} − ϑ), recomputed where needed.
 
-*parity* order (the original; the reference)::
-
-    s_{t+1} = H(v_t − ϑ)                          # spike from the membrane BEFORE the update
-    v_{t+1} = (a·v_t + h_t)·(1 − s_t)              # multiplicative reset, one step late
-    v_{t+1} =  a·v_t + h_t − ϑ·s_t                 # (subtractive reset)
-
-The step emits s_t, so the recorded train is s_0 = 0, s_1, …, s_{T−1}, exactly the
-notebook's ``s_rec``. Supra-threshold units often fire doublets (the reset lands late).
-
-*textbook* order::
-
-    v ← a·v_t + h_t;  s_{t+1} = H(v − ϑ);  v_{t+1} = v·(1 − s_{t+1})  (or v − ϑ·s_{t+1})
-
-emitting s_{t+1} for input h_t (no extra step of latency).
-
-The reset is differentiated through (not detached), as in the original. The leaky
-integrator output layer is u_{t+1} = a_o·u_t + o_t with u_0 = 0, recording u_0 … u_{T−1}.
+Members that share their input (one group of a sweep: the same batch, different weights)
+are better served the other way round: their input projection is one matrix product whose
+output has the members next to the units ([time, batch, members, units]). Within
+:func:`members_as_units`, a vmapped loop therefore merges the member axis into the units
+axis, which the elementwise dynamics allow, with per-member parameters as per-unit ones.
 """
 
 from __future__ import annotations
@@ -26,148 +20,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache, partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import Array, lax
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
-from jaxtyping import Float
 
-from sslax.surrogate import SURROGATES, spike
-
-
-class LIFState(NamedTuple):
-    """Carry of the LIF scan: membrane ``v`` and the last emitted spikes ``s``, [batch, units]."""
-
-    v: Array
-    s: Array
-
-
-def decay(tau: ArrayLike, dt: float) -> Array:
-    """Exact per-step decay a = exp(−dt/τ) of a leaky membrane (τ and dt in seconds)."""
-    return jnp.exp(-dt / jnp.asarray(tau))
-
-
-def lif_step(
-    state: LIFState,
-    h_t: Float[Array, "batch units"],
-    *,
-    a: ArrayLike,
-    threshold: ArrayLike = 1.0,
-    slope: ArrayLike = 5.0,
-    surrogate: str = "sigmoid",
-    update_order: str = "parity",
-    reset: str = "multiplicative",
-) -> tuple[LIFState, Float[Array, "batch units"]]:
-    """One LIF step ``(state, h_t) -> (state, spikes_t)``; see the module docstring.
-
-    Args:
-        state: membrane ``v`` and last spikes ``s``, each [batch, units].
-        h_t: input current of this step [batch, units].
-        a: membrane decay per step, exp(−dt/τ) (scalar or [units]).
-        threshold: firing threshold ϑ.
-        slope: surrogate slope β (traced).
-        surrogate: surrogate name (see :mod:`sslax.surrogate`).
-        update_order: ``"parity"`` or ``"textbook"``.
-        reset: ``"multiplicative"`` (to zero) or ``"subtractive"`` (minus ϑ).
-    """
-    v, s = state
-    if update_order == "parity":
-        s_next = spike(v - threshold, slope, surrogate)
-        leaked = a * v + h_t
-        v_next = leaked * (1.0 - s) if reset == "multiplicative" else leaked - threshold * s
-        return LIFState(v_next, s_next), s
-    leaked = a * v + h_t
-    s_next = spike(leaked - threshold, slope, surrogate)
-    if reset == "multiplicative":
-        v_next = leaked * (1.0 - s_next)
-    else:
-        v_next = leaked - threshold * s_next
-    return LIFState(v_next, s_next), s_next
-
-
-def lif_layer(
-    h: Float[Array, "time batch units"],
-    *,
-    a: ArrayLike,
-    threshold: ArrayLike = 1.0,
-    slope: ArrayLike = 5.0,
-    surrogate: str = "sigmoid",
-    update_order: str = "parity",
-    reset: str = "multiplicative",
-) -> Float[Array, "time batch units"]:
-    """Run :func:`lif_step` over time from v = s = 0; returns the spike train [time, batch, units].
-
-    The parity order runs a fused loop with a hand-written backward pass
-    (:func:`lif_parity_layer`), which computes the same gradients as differentiating
-    :func:`lif_step` with autodiff but moves far less memory; the textbook order is
-    differentiated by autodiff.
-    """
-    weights = jnp.zeros(h.shape[0], h.dtype)
-    return lif_layer_with_readout(h, weights, a=a, threshold=threshold, slope=slope,
-                                  surrogate=surrogate, update_order=update_order, reset=reset)[0]
-
-
-def lif_layer_with_readout(
-    h: Float[Array, "time batch units"],
-    readout_weights: Float[ArrayLike, " time"],
-    *,
-    a: ArrayLike,
-    threshold: ArrayLike = 1.0,
-    slope: ArrayLike = 5.0,
-    surrogate: str = "sigmoid",
-    update_order: str = "parity",
-    reset: str = "multiplicative",
-) -> tuple[Float[Array, "time batch units"], Float[Array, "batch units"]]:
-    """:func:`lif_layer` and the time-weighted spike count r = Σ_t c_t·s_t [batch, units].
-
-    With c from :func:`mean_membrane_weights`, ``r @ W2`` is the mean output membrane, so
-    the network's readout never needs the spike train: in the parity order the weighted
-    count is accumulated inside the loop and its gradient fed back inside the backward loop,
-    and the spike train is only materialised when something uses it.
-    """
-    if update_order == "parity":
-        return lif_parity_layer(h, a, threshold, slope, readout_weights, surrogate, reset)
-    spikes = lif_scan(h, a=a, threshold=threshold, slope=slope, surrogate=surrogate,
-                      update_order=update_order, reset=reset)
-    return spikes, jnp.einsum("t,tbh->bh", jnp.asarray(readout_weights, h.dtype), spikes)
-
-
-def lif_scan(
-    h: Float[Array, "time batch units"],
-    *,
-    a: ArrayLike,
-    threshold: ArrayLike = 1.0,
-    slope: ArrayLike = 5.0,
-    surrogate: str = "sigmoid",
-    update_order: str = "parity",
-    reset: str = "multiplicative",
-) -> Float[Array, "time batch units"]:
-    """:func:`lif_step` scanned over time, differentiated by autodiff (the reference)."""
-    zeros = jnp.zeros(h.shape[1:], h.dtype)
-    step = partial(lif_step, a=a, threshold=threshold, slope=slope, surrogate=surrogate,
-                   update_order=update_order, reset=reset)
-    _, spikes = lax.scan(step, LIFState(zeros, zeros), h)
-    return spikes
-
-
-# ---------------------------------------------------------------------------------------------
-# fused parity-order layer with a hand-written backward pass
-# ---------------------------------------------------------------------------------------------
-#
-# Both loops are ``fori_loop``s that read and write time step t of [time, ...] arrays in
-# place, rather than ``scan``s: under ``vmap`` the member axis then stays in front
-# ([members, time, ...]) and XLA does not transpose every [time, batch, units] array
-# between the input projection, the loops and the weight gradient. The forward loop stores
-# only the membranes v_t; spikes are s_0 = 0, s_t = H(v_{t−1} − ϑ), recomputed where needed.
-#
-# Members that share their input (one group of a sweep: the same batch, different weights)
-# are better served the other way round: their input projection is one matrix product whose
-# output has the members next to the units ([time, batch, members, units]). Within
-# :func:`members_as_units`, a vmapped loop therefore merges the member axis into the units
-# axis, which the elementwise dynamics allow, with per-member parameters as per-unit ones.
+from sslax.surrogate import SURROGATES
 
 _MEMBERS_AS_UNITS: list[bool] = [False]
 
@@ -329,8 +190,8 @@ def lif_parity_layer(h: Array, a: ArrayLike, threshold: ArrayLike, slope: ArrayL
     """Parity-order LIF layer: spikes [time, batch, units] and r = Σ_t c_t·s_t [batch, units].
 
     Equal in value and gradient (with respect to ``h``, ``a``, ``threshold`` and the
-    readout weights c; ``slope`` gets none) to :func:`lif_scan` with
-    ``update_order="parity"`` followed by ``einsum("t,tbh->bh", c, spikes)``.
+    readout weights c; ``slope`` gets none) to the ``lax.scan`` of the parity-order LIF
+    step (:func:`sslax.neurons.scan_layer`) followed by ``einsum("t,tbh->bh", c, spikes)``.
     Backpropagation through time, with λv_t = ∂L/∂v_t, λs_t = ∂L/∂s_t and
     g_t = ∂L/∂s_t (direct) + c_t·∂L/∂r the incoming gradient of s_t:
 
@@ -389,36 +250,3 @@ def _sum_to_shape(x: Array, shape: tuple[int, ...]) -> Array:
     x = x.sum(axis=tuple(range(lead))) if lead else x
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and x.shape[i] != 1)
     return x.sum(axis=axes, keepdims=True) if axes else x
-
-
-def leaky_integrator_step(
-    u: Float[Array, "batch units"], o_t: Float[Array, "batch units"], *, a: ArrayLike
-) -> tuple[Array, Array]:
-    """Non-spiking output step ``(u_t, o_t) -> (u_{t+1}, u_t)`` with u_{t+1} = a·u_t + o_t."""
-    return a * u + o_t, u
-
-
-def leaky_integrator(
-    o: Float[ArrayLike, "time batch units"], *, a: ArrayLike
-) -> Float[Array, "time batch units"]:
-    """Membranes u_0 = 0, u_1 … u_{T−1} of leaky integrators driven by ``o``.
-
-    Shapes: ``o`` and the result are [time, batch, units].
-    """
-    o = jnp.asarray(o)
-    _, u = lax.scan(partial(leaky_integrator_step, a=a), jnp.zeros(o.shape[1:], o.dtype), o)
-    return u
-
-
-def mean_membrane_weights(a: ArrayLike, n_steps: int) -> Float[Array, " time"]:
-    """Weights c_t with mean_t u_t = Σ_t c_t·o_t for the leaky integrator above.
-
-    u_{t'} = Σ_{t<t'} a^{t'−1−t} o_t, so c_t = (1/T)·Σ_{k=0}^{T−2−t} a^k (and c_{T−1} = 0):
-    the time-mean readout of the linear output layer in closed form, without a scan.
-    Computed by a cumulative sum of powers, so it is exact at a = 1 too.
-    """
-    a = jnp.asarray(a)
-    a = a.astype(jnp.result_type(a, jnp.float32))  # float32, or float64 when given float64
-    powers = a ** jnp.arange(n_steps - 1, dtype=a.dtype)
-    partial_sums = jnp.cumsum(powers)  # Σ_{k=0}^{j} a^k, j = 0 … T−2
-    return jnp.concatenate([partial_sums[::-1], jnp.zeros(1)]) / n_steps
