@@ -128,7 +128,7 @@ def matmul_ceiling_operands(keys: jax.Array, data: Any,
     def member(key: jax.Array) -> tuple[jax.Array, jax.Array]:
         index = jax.random.choice(key, tr.n_train, (tr.batch_size,), replace=False)
         x = batch_inputs(data.train, index, stim)
-        return x.reshape(-1, stim.n_inputs), init_params(key, config).w_in
+        return x.reshape(-1, stim.n_inputs), init_params(key, config).trained["w_in"]
 
     return jax.block_until_ready(jax.jit(jax.vmap(member))(keys))
 

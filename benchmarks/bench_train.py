@@ -1,6 +1,6 @@
 """Training speed of sslax versus the original PyTorch starting notebook, on one CPU machine.
 
-The model is the Cosyne-2022 starting notebook (SCIENCE.md §1): 200 Poisson inputs → 30 LIF
+The model is the Cosyne-2022 starting notebook (docs/science.md): 200 Poisson inputs → 30 LIF
 hidden units (τ = 20 ms, dt = 1 ms, T = 100, parity update order, multiplicative reset,
 sigmoid surrogate β = 5) → 12 leaky integrators, mean-over-time readout, cross-entropy,
 Adam lr 0.01, batch 64, a 4 096-sample training set reshuffled every epoch (64 Adam steps an
@@ -13,7 +13,7 @@ epoch). Both libraries train a freshly initialised network for the same number o
   (Python loops over time, ``autograd.Function`` surrogate, ``DataLoader``, Adam,
   ``loss.item()`` every batch), with ``torch.set_num_threads(2)``.
 
-Method (after /work/shared/peerbench, REPORT-2026-11-29 §2):
+Method:
 
 - One process, both libraries. Every call is timed with ``time.perf_counter`` around the whole
   call; every sslax call ends in ``jax.block_until_ready`` (torch on CPU is synchronous and
@@ -115,7 +115,7 @@ def make_config(n_epochs: int) -> Config:
         envelope_power=2.0, phase_offset="per_dataset", n_classes=12,
         n_hidden=30, tau_hidden=TAU, tau_output=None, threshold=1.0, surrogate="sigmoid",
         surrogate_slope=5.0, update_order="parity", reset="multiplicative", readout="mean",
-        init="parity",
+        init="output_fan_in",
         n_epochs=n_epochs, batch_size=BATCH, n_train=N_TRAIN, n_valid=0, n_test=BATCH,
         learning_rate=LR, data_mode="fixed", patience=0)
 
@@ -146,7 +146,7 @@ def run_check() -> int:
 
     # sslax
     config = make_config(1)
-    params = Params(w_in=jnp.asarray(w1), w_out=jnp.asarray(w2))
+    params = Params({"w_in": jnp.asarray(w1), "w_out": jnp.asarray(w2)})
     x_tm = jnp.asarray(np.ascontiguousarray(np.swapaxes(x.numpy(), 0, 1)))  # [time, batch, in]
     labels = jnp.asarray(y.numpy())
     outputs = jax.jit(forward)(params, x_tm, config)
@@ -154,7 +154,7 @@ def run_check() -> int:
         params)
     m_j = np.asarray(outputs.scores)
     s_j = np.asarray(outputs.hidden_spikes)
-    g1_j, g2_j = np.asarray(grads.w_in), np.asarray(grads.w_out)
+    g1_j, g2_j = np.asarray(grads.trained["w_in"]), np.asarray(grads.trained["w_out"])
 
     def rel(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
@@ -328,7 +328,7 @@ def run_bench(args) -> dict:
             "ratio_of_medians": median(t_ser) / median(s_ser),
             "pair_ratio_min": min(pair), "pair_ratio_max": max(pair), "pair_ratios": pair,
         }
-    # peerbench's rule: flag a measurement whose repeats differ by more than 25 %
+    # flag a measurement whose repeats differ by more than 25 %
     results["noise_warnings"] = [
         f"{name} repeats span {min(v):.3f}-{max(v):.3f} s (max/min {max(v) / min(v):.2f}); "
         "the medians are robust to one outlier, the per-pair min-max is not"

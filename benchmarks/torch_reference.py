@@ -25,9 +25,9 @@ Deliberate deviations from the notebook (none changes what is computed per sampl
   and IPD errors).
 
 Known cost of the faithful loop: indexing ``h[:, t, :]`` of a tensor that requires grad makes
-every step's backward materialise a zero tensor of the full [batch, time, units] shape;
-peerbench (REPORT-2026-11-29 §6) measured 13.5 ms versus 10.6 ms per Adam step for
-``unbind``-style iteration. The benchmark keeps the notebook's indexing on purpose.
+every step's backward materialise a zero tensor of the full [batch, time, units] shape
+(about 25 % of an Adam step on a 2-core CPU compared with ``unbind``-style iteration). The
+benchmark keeps the notebook's indexing on purpose.
 """
 
 from __future__ import annotations
@@ -159,19 +159,21 @@ def snn(input_spikes: torch.Tensor, W1: torch.Tensor, W2: torch.Tensor, tau: flo
 
 
 def init_weights(generator: torch.Generator | None = None):
-    """W1 [inputs, hidden] and W2 [hidden, classes] as ``nn.Parameter``, drawn U(±1/√fan_in).
+    """W1 [inputs, hidden] and W2 [hidden, classes] as ``nn.Parameter``, drawn U(±1/√12).
 
-    PyTorch's fan-in of an (in, out) tensor is its number of columns, so the bounds are
-    1/√30 for W1 and 1/√12 for W2 (sslax's ``init = "parity"``).
+    The notebook computes both bounds from the fan-in of ``W``, the (inputs, classes) weight
+    matrix of its earlier membrane-only model; PyTorch's fan-in of a 2-D tensor is its number
+    of columns, 12, so both matrices get 1/√12 (sslax's ``init = "output_fan_in"``).
     """
+    W = torch.empty((num_inputs, num_classes), device=device, dtype=dtype)
     W1 = nn.Parameter(torch.empty((num_inputs, num_hidden), device=device, dtype=dtype,
                                   requires_grad=True))
-    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(W1)
+    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(W)
     bound = 1 / np.sqrt(fan_in)
     nn.init.uniform_(W1, -bound, bound, generator=generator)
     W2 = nn.Parameter(torch.empty((num_hidden, num_classes), device=device, dtype=dtype,
                                   requires_grad=True))
-    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(W2)
+    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(W)
     bound = 1 / np.sqrt(fan_in)
     nn.init.uniform_(W2, -bound, bound, generator=generator)
     return W1, W2

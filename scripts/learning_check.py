@@ -1,11 +1,11 @@
-"""Learning check of the core model (issue: "what it must show", point 2).
+"""Learning check of the core model: the starting notebook at a fast and a slow τ.
 
 Trains the starting-notebook network (30 hidden units, 10 epochs, 4 096 training and 2 048
 test samples, φ0 drawn once per data set) for several seeds at τ = 2 ms and τ = 20 ms and
 prints train and test accuracy per seed with mean ± std. Each seed uses its own data seed,
 as every run of the original notebook generated new data.
 
-Expected (SCIENCE.md §3): τ = 2 ms tests at ≈ 85 %; τ = 20 ms overfits (train ≫ test)
+Expected (docs/science.md §7): τ = 2 ms tests at ≈ 85 %; τ = 20 ms overfits (train ≫ test)
 because train and test sets differ only in their phase offset φ0.
 
     python scripts/learning_check.py [--seeds 5] [--epochs 10] [--json out.json]

@@ -8,7 +8,7 @@ figure of accuracy against τ.
 
     python scripts/tau_sweep.py [--seeds 10] [--out runs/tau-sweep]
 
-Expected (SCIENCE.md §3): test accuracy falls as τ grows (≈ 85 % at 2 ms, ≈ 50 % with a
+Expected (docs/science.md §7): test accuracy falls as τ grows (≈ 85 % at 2 ms, ≈ 50 % with a
 large spread at 20 ms) while train accuracy stays high: slow membranes memorise φ0.
 """
 

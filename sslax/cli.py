@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import signal
 import sys
 import time
 import warnings
@@ -26,8 +27,8 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
-from sslax.config import Config, ConfigError, display_label, display_value
-from sslax.fileio import FileFormatError, OutputError
+from sslax.config import Config, ConfigError, ConfigWarning, display_label, display_value
+from sslax.fileio import FileFormatError, LeftoverWarning, OutputError
 from sslax.presets import PRESET_DESCRIPTIONS, PRESETS
 
 EXIT_INTERRUPTED = 130
@@ -624,6 +625,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors = (ConfigError, FileExistsError, FileNotFoundError, FileFormatError, OutputError,
               rundir.IncompleteRunError, rundir.CompleteRunError)
     with warnings.catch_warnings():
+        warnings.simplefilter("always", ConfigWarning)  # shown as one line, never raised
+        warnings.simplefilter("always", LeftoverWarning)
         warnings.showwarning = _print_warning
         try:
             return commands[args[0]](args[1:])
@@ -633,6 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"sslax {args[0]}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+        finally:
+            if argv is None:  # the process ends now: a late Ctrl-C must not interrupt that
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ loaded from constrained values:
 
 - :func:`identity`: no constraint.
 - :func:`dale`: Dale's law, W_eff = g(W)·sign with the sign fixed per presynaptic unit (row)
-  and g = |·| (as the original project; its gradient is 0 at W = 0, so a synapse that reaches
-  0 stays there) or softplus (positive everywhere, gradient σ(W) > 0 everywhere).
+  and g = |·| (as the original project; its gradient sign(W) is 0 at W = 0, so a synapse
+  that reaches 0 stays there) or softplus (positive everywhere, gradient σ(W) > 0).
 - :func:`positive`: a positive quantity such as a time constant, τ = exp(r) or
   τ = scale·softplus(r).
 - :func:`interval`: a quantity in [lo, hi] such as a delay, lo + (hi − lo)·σ(r).
@@ -57,8 +57,21 @@ def softplus_inverse(y: ArrayLike) -> Array:
     return y + jnp.log(-jnp.expm1(-y))
 
 
+@jax.custom_jvp
+def magnitude_abs(x: ArrayLike) -> Array:
+    """|x| with the derivative sign(x), which is 0 at x = 0 (as in PyTorch, whose |W| the
+    original used; JAX's own ``abs`` takes the derivative 1 there)."""
+    return jnp.abs(x)
+
+
+@magnitude_abs.defjvp
+def _magnitude_abs_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
+    (x,), (t,) = primals, tangents
+    return jnp.abs(x), jnp.sign(x) * t
+
+
 _MAGNITUDES: dict[str, Bijector] = {
-    "abs": Bijector(jnp.abs, jnp.abs),
+    "abs": Bijector(magnitude_abs, jnp.abs),
     "softplus": Bijector(jax.nn.softplus, softplus_inverse),
 }
 
@@ -127,4 +140,4 @@ def dale_signs(key: Array, n_units: int, fraction: ArrayLike,
         raise ValueError(f"placement = {placement!r}: choose 'random' or 'contiguous'")
     inhibitory = jnp.zeros(n_units, bool).at[order].set(
         jnp.arange(n_units) < inhibitory_count(n_units, fraction))
-    return jnp.where(inhibitory, -1.0, 1.0)
+    return 1.0 - 2.0 * inhibitory.astype(jax.dtypes.canonicalize_dtype(float))

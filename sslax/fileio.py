@@ -37,6 +37,10 @@ class OutputError(OSError):
         return str(self.strerror)
 
 
+class LeftoverWarning(UserWarning):
+    """Temporary files of an interrupted write were found (and removed)."""
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

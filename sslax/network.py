@@ -211,11 +211,12 @@ def initial_values(key: Array, fixed: dict[str, Array], config: Config) -> dict[
         values["w_in"] = jnp.abs(values["w_in"]) * fixed["sign_in"][:, None]
         values["w_out"] = jnp.abs(values["w_out"]) * fixed["sign_out"][:, None]
     per_unit = net.learned_tau_shape == "unit"
+    real = values["w_in"].dtype
     if net.learns_tau_hidden:
-        tau = fixed.get("tau_hidden", jnp.asarray(net.tau_hidden))
+        tau = fixed.get("tau_hidden", jnp.asarray(net.tau_hidden, real))
         values["tau_hidden"] = jnp.broadcast_to(tau, (n_hidden,)) if per_unit else tau
     if net.learns_tau_output:
-        tau = jnp.asarray(net.tau_out)
+        tau = jnp.asarray(net.tau_out, real)
         values["tau_output"] = jnp.broadcast_to(tau, (n_out,)) if per_unit else tau
     return values
 
@@ -261,8 +262,13 @@ def _time_weighted_readout(scale: Callable[[int], float]) -> Callable[..., Outpu
         n_steps = config.stimulus.n_steps
         a_out = decay(values.tau_output, config.stimulus.dt)
         weights = mean_membrane_weights(a_out, n_steps, h.dtype) * scale(n_steps)
-        hidden, weighted_count = run_layer(model, model_params, h, weights)
-        return Outputs(weighted_count @ values.w_out, hidden, None)
+        if weights.ndim == 1:  # one output τ: the hidden layer sums its spikes with weights
+            hidden, weighted_count = run_layer(model, model_params, h, weights)
+            return Outputs(weighted_count @ values.w_out, hidden, None)
+        # one τ per output unit: weights [time, classes]
+        hidden = run_layer(model, model_params, h, jnp.zeros(h.shape[0], h.dtype))[0]
+        scores = jnp.einsum("tbh,hc,tc->bc", hidden, values.w_out, weights)
+        return Outputs(scores, hidden, None)
 
     return readout
 

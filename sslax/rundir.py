@@ -40,10 +40,10 @@ from flax import serialization
 from sslax.config import Config, ConfigError, display_column, display_value
 from sslax.fileio import (
     FileFormatError,
+    LeftoverWarning,
     OutputError,
     atomic_directory,
     check_writable,
-    describe_os_error,
     make_directory,
     remove_stale_temporaries,
     write_atomic,
@@ -84,24 +84,26 @@ def check_new_run_dir(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def create_output_dir(path: str | os.PathLike[str], needed_bytes: int = RUN_DIR_BYTES) -> Path:
-    """Create the new directory ``path`` (and its parents) and check that files can be written
-    in it and that ``needed_bytes`` are free: the checks that must pass before anything is
-    compiled. Raises :class:`RunExistsError` or :class:`~sslax.fileio.OutputError`."""
+def create_output_dir(path: str | os.PathLike[str], first_files: dict[str, bytes],
+                      needed_bytes: int | None = None) -> Path:
+    """Create the new directory ``path`` holding ``first_files`` (name → content), after
+    checking that files can be written there and that ``needed_bytes`` (default
+    :data:`RUN_DIR_BYTES`) are free: the checks that must pass before anything is compiled.
+    The directory appears in one step (assembled under a temporary name, then renamed), so
+    it never exists without its first files. Raises :class:`RunExistsError` or
+    :class:`~sslax.fileio.OutputError`."""
     path = check_new_run_dir(path)
-    make_directory(path.parent)
+    needed_bytes = RUN_DIR_BYTES if needed_bytes is None else needed_bytes
     try:
-        path.mkdir()
+        make_directory(path.parent)
+        check_writable(path.parent, needed_bytes)
+        with atomic_directory(path) as tmp:
+            for name, content in first_files.items():
+                write_atomic(tmp / name, content)
     except FileExistsError:
         raise RunExistsError(f"{str(path)!r} already exists; choose another --out") from None
-    except OSError as error:
-        raise OutputError(error.errno, f"cannot create {str(path)!r}: "
-                                       f"{describe_os_error(error)}") from None
-    try:
-        check_writable(path, needed_bytes)
-    except OutputError:
-        path.rmdir()
-        raise
+    except OutputError as error:
+        raise OutputError(error.errno, f"cannot create {str(path)!r}: {error}") from None
     return path
 
 
@@ -169,9 +171,8 @@ def run_meta(config: Config, seed: int, data_seed: int) -> dict[str, Any]:
 def create_run_dir(path: str | os.PathLike[str], config: Config, seed: int,
                    data_seed: int) -> Path:
     """Create a new run directory with its ``config.json`` (before any compiling)."""
-    path = create_output_dir(path)
-    write_atomic(path / CONFIG_FILE, json_bytes(run_meta(config, seed, data_seed)))
-    return path
+    return create_output_dir(path, {CONFIG_FILE: json_bytes(run_meta(config, seed,
+                                                                     data_seed))})
 
 
 def write_run_results(folder: Path, run: Run, extra: dict[str, Any] | None = None,
@@ -381,9 +382,7 @@ def sweep_from_spec(spec: dict[str, Any], source: Path) -> Sweep:
 def create_sweep_dir(path: str | os.PathLike[str], sweep: Sweep,
                      settings: dict[str, Any]) -> Path:
     """Create a new sweep directory with its ``sweep.json`` (before any compiling)."""
-    path = create_output_dir(path)
-    write_atomic(path / SWEEP_FILE, json_bytes(sweep_spec(sweep, settings)))
-    return path
+    return create_output_dir(path, {SWEEP_FILE: json_bytes(sweep_spec(sweep, settings))})
 
 
 def read_sweep_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -542,4 +541,4 @@ def warn_removed(removed: Sequence[Path]) -> None:
     if removed:
         names = ", ".join(p.name for p in removed[:3]) + (" …" if len(removed) > 3 else "")
         warnings.warn(f"removed {len(removed)} unfinished temporary file(s) left by an "
-                      f"interrupted write: {names}", RuntimeWarning, stacklevel=2)
+                      f"interrupted write: {names}", LeftoverWarning, stacklevel=2)

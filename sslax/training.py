@@ -191,17 +191,20 @@ def init_state(key: Array, config: Config) -> TrainState:
     k_init = jax.random.split(key, 4)[0]
     params = init_params(k_init, config)
     opt_state = optimizer(config, params).init(params.trained)
-    nan = jnp.full(config.training.n_epochs, jnp.nan)
-    zero = jnp.asarray(0, jnp.int32)
+    # explicit dtypes: a weakly typed leaf would make the first epoch's program differ from
+    # the others' (and compile twice)
+    real = jax.dtypes.canonicalize_dtype(float)
+    nan = jnp.full(config.training.n_epochs, jnp.nan, real)
+    zero = jnp.zeros((), jnp.int32)
     return TrainState(
         params=params,
         opt_state=opt_state,
         best_params=jax.tree.map(jnp.copy, params),
-        best_loss=jnp.asarray(jnp.inf),
+        best_loss=jnp.full((), jnp.inf, real),
         best_epoch=zero,
         epoch=zero,
         n_epochs_run=zero,
-        stopped=jnp.asarray(False),
+        stopped=jnp.zeros((), bool),
         diverged_epoch=zero,
         history=EpochMetrics(nan, nan, nan, nan),
         key_data=jax.random.key_data(key),

@@ -68,7 +68,7 @@ def leaky_integrator(
 
 
 def mean_membrane_weights(a: ArrayLike, n_steps: int,
-                          dtype: object | None = None) -> Float[Array, " time"]:
+                          dtype: object | None = None) -> Float[Array, "time *units"]:
     """Weights c_t with mean_t u_t = Σ_t c_t·o_t for the leaky integrator above.
 
     u_{t'} = Σ_{t<t'} a^{t'−1−t} o_t, so c_t = (1/T)·Σ_{k=0}^{T−2−t} a^k (and c_{T−1} = 0):
@@ -76,16 +76,19 @@ def mean_membrane_weights(a: ArrayLike, n_steps: int,
     Computed by a cumulative sum of powers, so it is exact at a = 1 too.
 
     Args:
-        a: the output layer's decay (a scalar).
+        a: the output layer's decay: a number, or one per unit.
         n_steps: T.
         dtype: the dtype of the result (and of the computation); default: that of ``a``,
             at least float32. Pass the dtype of the network's activations, so that a float64
             network reads out in float64 even when a comes from a Python float τ.
+
+    Returns:
+        c, [time] for a scalar ``a``, else [time, *a.shape].
     """
     a = jnp.asarray(a)
     if dtype is None:
         dtype = jnp.result_type(a, jnp.float32)
     a = a.astype(dtype)
-    powers = a ** jnp.arange(n_steps - 1, dtype=dtype)
-    partial_sums = jnp.cumsum(powers)  # Σ_{k=0}^{j} a^k, j = 0 … T−2
-    return jnp.concatenate([partial_sums[::-1], jnp.zeros(1, dtype)]) / n_steps
+    exponents = jnp.arange(n_steps - 1, dtype=dtype).reshape(-1, *([1] * a.ndim))
+    partial_sums = jnp.cumsum(a**exponents, axis=0)  # Σ_{k=0}^{j} a^k, j = 0 … T−2
+    return jnp.concatenate([partial_sums[::-1], jnp.zeros((1, *a.shape), dtype)]) / n_steps
