@@ -92,6 +92,9 @@ class EpochMetrics(NamedTuple):
 class TrainState(NamedTuple):
     """Everything a run's future depends on (a checkpoint stores exactly this).
 
+    ``key_data`` and ``epoch`` are the same for every member of a sweep's group (members
+    with one seed), which lets the group share its batches (see :data:`GROUP_SHARED`).
+
     Attributes:
         params: current parameters.
         opt_state: optimiser state.
@@ -117,6 +120,11 @@ class TrainState(NamedTuple):
     diverged_epoch: Array
     history: EpochMetrics
     key_data: Array
+
+
+#: Fields of :class:`TrainState` that are equal for networks with the same seed in the same
+#: epoch: what decides the order of samples (and, in ``fresh`` mode, the samples).
+GROUP_SHARED = ("epoch", "key_data")
 
 
 @struct.dataclass
@@ -315,11 +323,10 @@ def train_epoch(state: TrainState, data: Datasets, config: Config) -> TrainState
             key_data=state.key_data,
         )
 
-    def skip(state: TrainState) -> TrainState:
-        return state._replace(epoch=state.epoch + 1)
-
-    # under vmap the cond becomes a select: both branches run, each member keeps its own
-    return lax.cond(state.stopped, skip, run, state)
+    # A stopped network keeps its state. A select rather than a cond: under vmap a cond
+    # becomes a select anyway, and the host never runs an epoch for a single stopped network.
+    ran = run(state)
+    return _where(state.stopped, state._replace(epoch=ran.epoch), ran)
 
 
 def finish(state: TrainState, data: Datasets, config: Config,

@@ -51,7 +51,8 @@ def has_swept_leaves(axes: Config) -> bool:
 
 
 def vmap_groups(fn: Callable[..., Any], axes: Config, data_axis: int | None = None,
-                per_member_first: bool = False) -> Callable[..., Any]:
+                per_member_first: bool = False,
+                group_shared: tuple[str, ...] = ()) -> Callable[..., Any]:
     """``vmap`` over groups of ``vmap`` over each group's grid points.
 
     ``fn(first, data, config)`` handles one member. The result takes ``first`` [groups] (a
@@ -62,6 +63,11 @@ def vmap_groups(fn: Callable[..., Any], axes: Config, data_axis: int | None = No
     what depends only on them unbatched, and runs the LIF loops with the members merged into
     units (:func:`sslax.neurons.members_as_units`). Without swept leaves every group has one
     member. Every output has the axes [groups, group size, ...].
+
+    ``group_shared`` names fields of a per-member ``first`` (a NamedTuple such as a training
+    state) that are equal for a group's members; they enter the inner ``vmap`` unbatched
+    (member 0's), so that what depends only on them (a group's sample order, its batches)
+    is computed once per group.
     """
     if has_swept_leaves(axes):
 
@@ -69,8 +75,19 @@ def vmap_groups(fn: Callable[..., Any], axes: Config, data_axis: int | None = No
             with members_as_units():  # one projection per batch: merge members into units
                 return fn(*args)
 
-        per_group = jax.vmap(run_as_units, in_axes=(0 if per_member_first else None, None,
-                                                    axes))
+        if per_member_first and group_shared:
+
+            def per_group(first: Any, data: Any, config: Config) -> Any:
+                shared = {name: getattr(first, name)[0] for name in group_shared}
+                first = first._replace(**shared)
+                first_axes = first._replace(**{name: 0 for name in first._fields
+                                               if name not in group_shared},
+                                            **{name: None for name in group_shared})
+                return jax.vmap(run_as_units, in_axes=(first_axes, None, axes))(first, data,
+                                                                                config)
+        else:
+            per_group = jax.vmap(run_as_units, in_axes=(0 if per_member_first else None, None,
+                                                        axes))
     else:  # seeds only: groups of one member
 
         def per_group(first: Any, data: Any, config: Config) -> Any:

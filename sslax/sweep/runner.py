@@ -36,6 +36,7 @@ from sslax.network import Params
 from sslax.sweep.batching import group_size, stack_members, vmap_groups
 from sslax.sweep.spec import Sweep, SweepResult, structure_tag
 from sslax.training import (
+    GROUP_SHARED,
     Interrupted,
     TrainResult,
     TrainState,
@@ -115,8 +116,10 @@ def _evaluate_member(params: Params, data: Any, config: Config) -> Any:
     return evaluate_splits(params, data, config)
 
 
-_PIECES = {"init": (_init_member, False), "epoch": (_epoch_member, True),
-           "finish": (_finish_member, True), "evaluate": (_evaluate_member, True)}
+# piece → (function of one member, whose first argument is: per member?, fields of it that
+# a group's members share)
+_PIECES = {"init": (_init_member, False, ()), "epoch": (_epoch_member, True, GROUP_SHARED),
+           "finish": (_finish_member, True, ()), "evaluate": (_evaluate_member, True, ())}
 
 # Compiled ensemble programs, keyed by everything that fixes the program: which piece, the
 # config's structure and which leaves are batched, and the shapes, dtypes and shardings of
@@ -135,8 +138,8 @@ def compiled_piece(piece: str, axes: Config, data_axis: int | None,
                   getattr(x, "sharding", None)) for x in leaves))
     if key in _COMPILED:
         return _COMPILED[key], False
-    fn, per_member_first = _PIECES[piece]
-    program = jax.jit(vmap_groups(fn, axes, data_axis, per_member_first),
+    fn, per_member_first, group_shared = _PIECES[piece]
+    program = jax.jit(vmap_groups(fn, axes, data_axis, per_member_first, group_shared),
                       out_shardings=sharding, donate_argnums=(0,) if piece == "epoch" else ())
     _COMPILED[key] = program.lower(*args).compile()
     return _COMPILED[key], True
@@ -346,6 +349,9 @@ class _Runner:
     # -- data --------------------------------------------------------------------------------
 
     def _shared_data(self, config: Config) -> Any:
+        if jax.process_count() == 1:  # generated once on one device (all its threads), copied
+            data = _make_datasets_jit(jax.random.key(self.sweep.data_seed), config)
+            return jax.device_put(data, self.replicated)
         key = self._global(jax.random.key(self.sweep.data_seed), self.replicated)
         return jax.jit(make_datasets, out_shardings=self.replicated)(key, config)
 
@@ -430,6 +436,9 @@ class _Runner:
 
     def _global(self, value: Any, sharding: NamedSharding) -> jax.Array:
         return _global_array(value, sharding)
+
+
+_make_datasets_jit = jax.jit(make_datasets)
 
 
 def _epoch_of(state: TrainState) -> int:
