@@ -141,11 +141,9 @@ def train_command(args: list[str]) -> int:
     parsed = tyro.cli(TrainArgs, args=rest, prog="sslax train",
                       default=TrainArgs(config=PRESETS[preset], preset=preset),
                       config=(tyro.conf.OmitArgPrefixes,))
-    from sslax import checkpoint, rundir
-    from sslax.fileio import remove_stale_temporaries
+    from sslax import experiments
 
-    if parsed.checkpoint_every < 0 or parsed.checkpoint_minutes < 0:
-        raise ConfigError("--checkpoint-every and --checkpoint-minutes must be >= 0")
+    schedule = _schedule(parsed)
     if parsed.resume is not None:
         allowed = {"--resume", "--checkpoint-every", "--checkpoint-minutes", "--figures",
                    "--no-figures"}
@@ -155,85 +153,56 @@ def train_command(args: list[str]) -> int:
             raise ConfigError(f"--resume takes every setting from {parsed.resume}/config.json; "
                               f"do not also give {', '.join(given)}")
         out = parsed.resume
-        config, seed, data_seed = rundir.read_run_config(out)
-        if rundir.is_complete_run(out):
-            raise rundir.CompleteRunError(f"{str(out)!r} is a complete run; nothing to resume "
-                                          f"(`sslax evaluate {out}` checks it)")
-        rundir.warn_removed(rundir.clean_directory(out))
+        config, seed, data_seed = experiments.open_unfinished_run(out)
         label = f"resuming {out}"
     else:
-        config = parsed.config.validate()
-        seed, data_seed = parsed.seed, parsed.data_seed
-        _check_seeds(seed, data_seed)
+        config, seed, data_seed = parsed.config, parsed.seed, parsed.data_seed
         out = parsed.out or Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-        rundir.warn_removed(remove_stale_temporaries(Path(out).parent))
-        rundir.create_run_dir(out, config, seed, data_seed)  # before compiling anything
+        experiments.create_run(out, config, seed, data_seed)  # before compiling anything
         label = f"preset {preset}"
 
     from sslax.interrupts import graceful_stop
     from sslax.plotting import save_figures
-    from sslax.training import Trainer, epoch_metrics
+    from sslax.training import Interrupted
 
     net, tr = config.network, config.training
     print(f"sslax train: {label}, {net.n_hidden} hidden, tau_hidden "
           f"{_ms(net.tau_hidden)}, {tr.n_train} training samples, up to {tr.n_epochs} "
           f"epochs, seed {seed}, data seed {data_seed}")
-    start = time.perf_counter()
-    trainer = Trainer(config, seed, data_seed)
-    state_file = Path(out) / rundir.CHECKPOINT_FILE
-    if state_file.is_file():
-        host_state, meta = checkpoint.load(state_file, trainer.state_template())
-        state, first = host_state, int(meta["epoch"])
-        print(f"continuing after epoch {first} (from {state_file})")
-    else:
-        state, first = trainer.initial_state(), 0
-    schedule = checkpoint.Schedule(parsed.checkpoint_every, parsed.checkpoint_minutes)
-    schedule.written(first)
-    saved = {"epoch": first}
-
-    def save(state: Any, epoch: int) -> None:
-        checkpoint.save(state_file, state, {"epoch": epoch})
-        schedule.written(epoch)
-        saved["epoch"] = epoch
-
     resume_hint = f"continue with `sslax train --resume {out}`"
-    with _EpochBar(tr.n_epochs, initial=first) as bar:
-
-        def after_epoch(state: Any) -> None:
-            epoch, metrics = epoch_metrics(state)
-            bar.update(epoch, metrics)
-            if schedule.due(epoch):
-                save(state, epoch)
-
-        try:
-            with graceful_stop() as stop:
-                state, interrupted = trainer.run(state, on_epoch=after_epoch, should_stop=stop)
-                epoch = epoch_metrics(state)[0]
-                if epoch != saved["epoch"]:
-                    save(state, epoch)
-        except OutputError as error:
-            print(f"sslax train: error: {error}; {_kept(saved['epoch'])}: free space or fix "
-                  f"the folder, then {resume_hint}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print(f"sslax train: interrupted; {_kept(saved['epoch'])}: {resume_hint}",
-                  file=sys.stderr)
-            return EXIT_INTERRUPTED
-    if interrupted:
-        print(f"sslax train: stopped after epoch {epoch} (checkpoint saved); {resume_hint}",
+    try:
+        with _EpochBar(tr.n_epochs) as bar, graceful_stop() as stop:
+            outcome = experiments.train_in_directory(
+                out, config, seed, data_seed, schedule=schedule, should_stop=stop,
+                on_start=bar.start, on_epoch=bar.update,
+                figures=save_figures if parsed.figures else None)
+    except Interrupted as stopped:
+        print(f"sslax train: stopped after epoch {stopped.epoch} (checkpoint saved); "
+              f"{resume_hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OutputError as error:
+        print(f"sslax train: error: {error}; {_kept(schedule.last_epoch)}: free space or fix "
+              f"the folder, then {resume_hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"sslax train: interrupted; {_kept(schedule.last_epoch)}: {resume_hint}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    run = trainer.finish(state)
-    seconds = time.perf_counter() - start
+    run = outcome.run
     diverged = int(run.result.diverged_epoch)
     if diverged:
         print(f"sslax train: the loss became non-finite in epoch {diverged}; training stopped "
               f"there and kept the parameters from before it", file=sys.stderr)
-    rundir.write_run_results(Path(out), run, extra={"wall_time_s": round(seconds, 2)},
-                             figures=save_figures if parsed.figures else None)
-    state_file.unlink(missing_ok=True)
-    print(_summary(run, seconds, Path(out)))
+    print(_summary(run, outcome.seconds, Path(out)))
     return 0
+
+
+def _schedule(parsed: Any) -> Any:
+    from sslax import checkpoint
+
+    if parsed.checkpoint_every < 0 or parsed.checkpoint_minutes < 0:
+        raise ConfigError("--checkpoint-every and --checkpoint-minutes must be >= 0")
+    return checkpoint.Schedule(parsed.checkpoint_every, parsed.checkpoint_minutes)
 
 
 def _kept(epoch: int) -> str:
@@ -411,102 +380,79 @@ def sweep_command(args: list[str]) -> int:
     base = PRESETS[preset]
     parsed = tyro.cli(_sweep_args_class(base), args=rest, prog="sslax sweep",
                       config=(tyro.conf.OmitArgPrefixes,))
-    from sslax import checkpoint, rundir
-    from sslax.fileio import remove_stale_temporaries
+    from sslax import experiments
+    from sslax.sweep import use_cpu_cores_as_devices
 
-    if parsed.checkpoint_every < 0 or parsed.checkpoint_minutes < 0:
-        raise ConfigError("--checkpoint-every and --checkpoint-minutes must be >= 0")
+    schedule = _schedule(parsed)
     lead = parsed.process_id == 0
     if parsed.resume is not None:
         out = parsed.resume
-        spec = rundir.read_sweep_spec(out)
-        if spec.get("complete"):
-            raise rundir.CompleteRunError(f"{str(out)!r} is a complete sweep; nothing to resume")
-        sweep = rundir.sweep_from_spec(spec, out / rundir.SWEEP_FILE)
-        settings = spec.get("settings", {})
-        chunk_size, cpu_devices = settings.get("chunk_size"), settings.get("n_devices")
-        if lead:
-            rundir.warn_removed(rundir.clean_directory(out))
+        sweep, settings = experiments.open_unfinished_sweep(out)
+        use_cpu_cores_as_devices(settings.get("n_devices"))  # as it ran, before JAX starts
         label = f"resuming {out}"
     else:
         sweep = _sweep_from_args(parsed, base)
-        chunk_size, cpu_devices = parsed.chunk_size, parsed.cpu_devices
         out = parsed.out or Path("runs") / f"sweep-{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
         if lead:
-            rundir.check_new_run_dir(out)
+            from sslax.rundir import check_new_run_dir
+
+            check_new_run_dir(out)
+        use_cpu_cores_as_devices(parsed.cpu_devices)  # before JAX starts its backends
         label = f"preset {preset}"
-
-    from sslax.sweep import chunk_layout, use_cpu_cores_as_devices
-
-    use_cpu_cores_as_devices(cpu_devices)  # before JAX starts its backends
     import jax
 
     if parsed.coordinator is not None:
         jax.distributed.initialize(coordinator_address=parsed.coordinator,
                                    num_processes=parsed.num_processes,
                                    process_id=parsed.process_id)
-    n_devices = len(jax.devices())
-    layouts = [chunk_layout(sweep, sweep.config_for_structure(s), chunk_size, n_devices)
-               for s in sweep.structures()]
-    chunk_size = layouts[0][0]
-    if parsed.resume is not None and settings.get("n_devices") not in (None, n_devices):
-        raise ConfigError(f"{out} ran on {settings['n_devices']} devices and must resume on as "
-                          f"many (this process has {n_devices})")
-    if parsed.resume is None and lead:
-        rundir.warn_removed(remove_stale_temporaries(Path(out).parent))
-        rundir.create_sweep_dir(out, sweep, {"chunk_size": chunk_size, "n_devices": n_devices})
+    if parsed.resume is None:
+        if lead:
+            experiments.create_sweep(out, sweep, parsed.chunk_size)
+        settings = {"chunk_size": parsed.chunk_size, "n_devices": len(jax.devices())}
+        if lead:
+            from sslax.rundir import read_sweep_spec
+
+            settings = read_sweep_spec(out)["settings"]
 
     from sslax.interrupts import graceful_stop
     from sslax.plotting import save_sweep_figures
-    from sslax.sweep import run_sweep
     from sslax.training import Interrupted
 
-    n_members = len(sweep.members())
-    n_structures = len(sweep.structures())
+    n_networks = len(sweep.members()) * len(sweep.structures())
     swept = ", ".join(f"{k} ({len(v)})" for k, v in sweep.grid.items()) or "nothing"
     if lead:
-        print(f"sslax sweep: {label}, {len(sweep.seeds)} seeds × {swept} = "
-              f"{n_members * n_structures} networks, {n_structures} structure(s), "
-              f"{sum(n for _, n, _ in layouts)} chunk(s) on {n_devices} device(s)")
-    start = time.perf_counter()
-    epochs = sweep.config.training.n_epochs
+        print(f"sslax sweep: {label}, {len(sweep.seeds)} seeds × {swept} = {n_networks} "
+              f"networks, {len(sweep.structures())} structure(s) on {len(jax.devices())} "
+              f"device(s)")
     resume_hint = f"continue with `sslax sweep --resume {out}`"
-    schedule = checkpoint.Schedule(parsed.checkpoint_every, parsed.checkpoint_minutes)
-    with _EpochBar(n_members * n_structures * epochs, unit="network-epoch",
-                   desc="network-epochs (compile first)", disable=not lead) as bar:
-        try:
-            with graceful_stop("stopping after this epoch of the running chunk "
-                               "(Ctrl-C again to stop now)") as stop:
-                results = run_sweep(sweep, chunk_size=chunk_size, on_progress=bar.advance,
-                                    progress=out / rundir.PROGRESS_DIR, schedule=schedule,
-                                    should_stop=stop)
-        except Interrupted as stopped:
-            if lead:
-                print(f"sslax sweep: stopped after epoch {stopped.epoch} of the running chunk "
-                      f"(checkpoint saved; finished chunks are kept); {resume_hint}",
-                      file=sys.stderr)
-            return EXIT_INTERRUPTED
-        except KeyboardInterrupt:
-            if lead:
-                print(f"sslax sweep: interrupted; finished chunks and the last checkpoint are "
-                      f"kept: {resume_hint}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        except OutputError as error:
-            if lead:
-                print(f"sslax sweep: error: {error}; saved progress is intact: free space or "
-                      f"fix the folder, then {resume_hint}", file=sys.stderr)
-            return 1
-    seconds = time.perf_counter() - start
+    try:
+        with _EpochBar(n_networks * sweep.config.training.n_epochs, unit="network-epoch",
+                       desc="network-epochs (compile first)", disable=not lead) as bar, \
+                graceful_stop("stopping after this epoch of the running chunk (Ctrl-C again "
+                              "to stop now)") as stop:
+            outcome = experiments.sweep_in_directory(
+                out, sweep, settings, schedule=schedule, should_stop=stop,
+                on_progress=bar.advance,
+                figures=save_sweep_figures if parsed.figures else None)
+    except Interrupted as stopped:
+        if lead:
+            print(f"sslax sweep: stopped after epoch {stopped.epoch} of the running chunk "
+                  f"(checkpoint saved; finished chunks are kept); {resume_hint}",
+                  file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        if lead:
+            print(f"sslax sweep: interrupted; finished chunks and the last checkpoint are "
+                  f"kept: {resume_hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OutputError as error:
+        if lead:
+            print(f"sslax sweep: error: {error}; saved progress is intact: free space or fix "
+                  f"the folder, then {resume_hint}", file=sys.stderr)
+        return 1
     if not lead:
         return 0
-    spec = rundir.read_sweep_spec(out)
-    rundir.write_sweep_results(out, results, spec=spec,
-                               figures=save_sweep_figures if parsed.figures else None,
-                               extra={"wall_time_s": round(seconds, 2)})
-    import shutil
-
-    shutil.rmtree(out / rundir.PROGRESS_DIR, ignore_errors=True)
-    for res in results:
+    for res in outcome.results:
         print(_sweep_table(res.to_xarray(), res.structure))
         diverged = int((res.result.diverged_epoch > 0).sum())
         if diverged:
@@ -514,7 +460,7 @@ def sweep_command(args: list[str]) -> int:
                   f"(see diverged_epoch in metrics.csv)")
         print(f"compile {res.compile_s:.1f} s, training {res.train_s:.1f} s for "
               f"{res.n_members} networks")
-    print(f"{n_members * n_structures} networks in {seconds:.1f} s; saved to {out}/ "
+    print(f"{n_networks} networks in {outcome.seconds:.1f} s; saved to {out}/ "
           f"(sweep.json, metrics.csv, history.csv, dataset-*.json, params-*.npz"
           + (", figures/)" if parsed.figures else ")"))
     return 0
@@ -552,12 +498,11 @@ class _EpochBar:
     """A tqdm bar advanced after every epoch."""
 
     def __init__(self, total: int, unit: str = "epoch",
-                 desc: str = "epochs (first includes compile)", disable: bool = False,
-                 initial: int = 0) -> None:
+                 desc: str = "epochs (first includes compile)", disable: bool = False) -> None:
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True,
-                        disable=disable, initial=initial)
+                        disable=disable)
 
     def advance(self, n: int = 1) -> None:
         self.bar.update(n)
@@ -567,6 +512,12 @@ class _EpochBar:
 
     def __exit__(self, *exc: Any) -> None:
         self.bar.close()
+
+    def start(self, epoch: int) -> None:
+        """Training continues after ``epoch`` (a resumed run)."""
+        if epoch:
+            self.bar.update(epoch)
+            self.bar.write(f"continuing after epoch {epoch}")
 
     def update(self, epoch: int, metrics: Any) -> None:
         postfix = {"loss": f"{float(metrics.train_loss):.3f}",

@@ -43,8 +43,9 @@ def env(tmp_path_factory):
 
 
 def sslax(args, env, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "sslax.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
+    return subprocess.Popen([sys.executable, "-m", "sslax.cli", *args], env=env, text=True,
+                            **streams)
 
 
 def finish(command, out, env, log):
@@ -128,7 +129,7 @@ def test_many_kill_points(command, signum, tmp_path, env):
 def test_second_ctrl_c_stops_at_once_and_keeps_the_checkpoint(tmp_path, env):
     out = tmp_path / "run"
     args = [*TRAIN_ARGS, "--n-epochs", "60", "--patience", "0", "--out", str(out)]
-    proc = sslax(["train", *args], env)
+    proc = sslax(["train", *args], env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.state").is_file():  # training has started
         assert time.monotonic() < deadline and proc.poll() is None
@@ -147,19 +148,20 @@ def test_second_ctrl_c_stops_at_once_and_keeps_the_checkpoint(tmp_path, env):
 
 
 def test_checkpoints_are_written_by_epoch_count(tmp_path, env):
-    out = tmp_path / "run"
-    proc = sslax(["train", *TRAIN_ARGS, "--checkpoint-every", "3", "--checkpoint-minutes", "0",
-                  "--out", str(out)], env)
-    seen = set()
-    while proc.poll() is None:
-        try:
-            from sslax import checkpoint
+    from sslax import checkpoint
 
-            seen.add(checkpoint.read_meta(out / "checkpoint.state")["epoch"])
-        except Exception:  # not written yet, or just removed at the end
-            pass
-        time.sleep(0.01)
-    assert proc.returncode == 0, proc.stderr.read()
+    out = tmp_path / "run"
+    with open(tmp_path / "log", "w") as log:
+        proc = sslax(["train", *TRAIN_ARGS, "--checkpoint-every", "3", "--checkpoint-minutes",
+                      "0", "--out", str(out)], env, stdout=subprocess.DEVNULL, stderr=log)
+        seen = set()
+        while proc.poll() is None:
+            try:
+                seen.add(checkpoint.read_meta(out / "checkpoint.state")["epoch"])
+            except Exception:  # not written yet, or just removed at the end
+                pass
+            time.sleep(0.01)
+    assert proc.returncode == 0, (tmp_path / "log").read_text()
     assert seen <= {3, 6, 8} and seen, seen  # every third epoch and the last
     assert not (out / "checkpoint.state").exists()  # removed once the run is complete
     assert Path(out / "metrics.json").is_file()

@@ -68,7 +68,7 @@ def leaky_integrator(
 
 
 def mean_membrane_weights(a: ArrayLike, n_steps: int,
-                          dtype: object | None = None) -> Float[Array, "time *units"]:
+                          dtype: object | None = None) -> Array:
     """Weights c_t with mean_t u_t = Σ_t c_t·o_t for the leaky integrator above.
 
     u_{t'} = Σ_{t<t'} a^{t'−1−t} o_t, so c_t = (1/T)·Σ_{k=0}^{T−2−t} a^k (and c_{T−1} = 0):

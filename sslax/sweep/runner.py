@@ -279,8 +279,8 @@ class _Runner:
         for i in range(layout.n_chunks):
             part = slice(i * layout.size // layout.group, (i + 1) * layout.size // layout.group)
             cfg = jax.tree.map(
-                lambda leaf, ax: leaf if ax is None else self._global(jnp.asarray(leaf[part]),
-                                                                      self.sharded),
+                lambda leaf, ax, part=part: leaf if ax is None else self._global(
+                    jnp.asarray(leaf[part]), self.sharded),
                 layout.stacked, layout.axes, is_leaf=lambda x: x is None)
             keys = self._global(jax.vmap(jax.random.key)(layout.seeds[part]), self.sharded)
             yield _Chunk(i, min(layout.size, len(layout.members) - i * layout.size), part, keys,
@@ -339,7 +339,8 @@ class _Runner:
                 -1, layout.group, *x.shape[1:]), best_params)
         results = []
         for chunk in self.chunks(layout):
-            params = jax.tree.map(lambda x: self._global(x[chunk.part], self.sharded), padded)
+            params = jax.tree.map(lambda x, part=chunk.part: self._global(x[part], self.sharded),
+                                  padded)
             data = self.data(layout, chunk, shared)
             program, _ = compiled_piece("evaluate", layout.axes, layout.data_axis,
                                         (params, data, chunk.cfg), self.sharded)

@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from sslax.config import Config, ConfigError, DISPLAY_UNITS, section_of
+from sslax.config import DISPLAY_UNITS, Config, ConfigError, section_of
 from sslax.training import EpochMetrics, Run, TrainResult, check_seed
 
 
@@ -162,8 +162,8 @@ class SweepResult:
 
         shape = self.sweep.shape
         dims = ("seed", *self.sweep.numeric_fields)
-        coords: dict[str, Any] = {"seed": list(self.sweep.seeds),
-                                  **{n: list(self.sweep.grid[n]) for n in self.sweep.numeric_fields}}
+        coords: dict[str, Any] = {"seed": list(self.sweep.seeds)}
+        coords.update({n: list(self.sweep.grid[n]) for n in self.sweep.numeric_fields})
         r = self.result
         data: dict[str, Any] = {}
         for split, ev in (("train", r.train_eval), ("test", r.test_eval)):
