@@ -249,17 +249,13 @@ def _evaluate_sweep(path: Path) -> int:
     import numpy as np
 
     from sslax import rundir
-    from sslax.network import Params
     from sslax.sweep import evaluate_sweep, use_cpu_cores_as_devices
 
     spec, loaded = rundir.load_sweep(path)
     sweep = rundir.sweep_from_spec(spec, path / rundir.SWEEP_FILE)
     settings = spec.get("settings", {})
     use_cpu_cores_as_devices(settings.get("n_devices"))  # the devices it trained on
-    params = [Params({k.split(".", 1)[1]: v for k, v in saved.params.items()
-                      if k.startswith("best_trained.")},
-                     {k.split(".", 1)[1]: v for k, v in saved.params.items()
-                      if k.startswith("best_fixed.")}) for saved in loaded]
+    params = [rundir.saved_params(saved) for saved in loaded]
     print(f"sslax evaluate: sweep {path} ({len(loaded)} structure(s), "
           f"{len(sweep.members()) * len(loaded)} networks)")
     evaluations = evaluate_sweep(sweep, params, settings.get("chunk_size"))

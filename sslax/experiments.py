@@ -195,11 +195,11 @@ def sweep_in_directory(
 
 
 def run_script_sweep(sweep: Sweep, path: str | Path, chunk_size: int | None = None,
-                     figures: bool = True) -> SweepOutcome:
+                     figures: bool = True) -> SweepOutcome | None:
     """What a reproduction script calls: run ``sweep`` into ``path`` with a progress bar and
-    Ctrl-C handling, or continue ``path`` if a previous call was interrupted (the same
-    sweep; a complete directory is refused). Call :func:`sslax.sweep.use_cpu_cores_as_devices`
-    first to shard over the CPU's cores."""
+    Ctrl-C handling; continue ``path`` if a previous call was interrupted, and do nothing
+    (return ``None``) if it holds this sweep complete already. Call
+    :func:`sslax.sweep.use_cpu_cores_as_devices` first to shard over the CPU's cores."""
     from tqdm.auto import tqdm
 
     from sslax.interrupts import graceful_stop
@@ -207,9 +207,13 @@ def run_script_sweep(sweep: Sweep, path: str | Path, chunk_size: int | None = No
 
     path = Path(path)
     if path.exists():
-        stored, settings = open_unfinished_sweep(path)
+        spec = rundir.read_sweep_spec(path)
+        stored = rundir.sweep_from_spec(spec, path / rundir.SWEEP_FILE)
         if stored != sweep:
             raise ConfigError(f"{path} holds another sweep; choose another --out")
+        if spec.get("complete"):
+            return None
+        settings = spec.get("settings", {})
     else:
         create_sweep(path, sweep, chunk_size)
         settings = rundir.read_sweep_spec(path)["settings"]

@@ -174,3 +174,59 @@ def save_sweep_figures(dataset: Any, folder: Path, tag: str = "all") -> list[Pat
             plot_sweep_metric(dataset, field, metric, folder / name)
             paths.append(folder / name)
     return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# experiment figures
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_conditions(values: dict[str, np.ndarray], path: Path, ylabel: str, title: str,
+                    published: dict[str, float] | None = None,
+                    chance: float | None = None) -> None:
+    """One bar per condition (mean ± std over seeds, the seeds as dots), with the published
+    value of a condition as a marker where there is one."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.6 * len(values) + 2, 4))
+    x = np.arange(len(values))
+    for i, seeds in enumerate(values.values()):
+        seeds = np.asarray(seeds, dtype=float)
+        ax.bar(i, seeds.mean(), yerr=seeds.std(), capsize=4, color="C0", alpha=0.6)
+        ax.scatter(np.full(seeds.shape, i) + np.linspace(-0.15, 0.15, seeds.size), seeds,
+                   s=10, color="k", zorder=3)
+    marked = [(i, published[label]) for i, label in enumerate(values)
+              if published and label in published]
+    if marked:
+        ax.scatter(*zip(*marked, strict=True), marker="D", s=50, color="C3", zorder=4,
+                   label="published")
+    if chance is not None:
+        ax.axhline(chance, color="k", linestyle=":", linewidth=0.8, label="chance")
+    ax.set_xticks(x, list(values), rotation=15)
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_time_constant_histograms(taus: dict[str, np.ndarray], path: Path, title: str,
+                                  initial: dict[str, float] | None = None) -> None:
+    """Histograms of time constants [s, shown in ms on a log axis], one panel per label,
+    with the initial value of each as a dashed line."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(taus), figsize=(4 * len(taus), 3.5), squeeze=False)
+    every = np.concatenate([np.ravel(v) for v in taus.values()]) * 1e3
+    bins = np.geomspace(max(every.min(), 1e-3) * 0.9, every.max() * 1.1, 40)
+    for ax, (label, values) in zip(axes[0], taus.items(), strict=True):
+        ms = np.ravel(values) * 1e3
+        ax.hist(ms, bins=bins, color="C0")
+        if initial and label in initial:
+            ax.axvline(initial[label] * 1e3, color="k", linestyle="--", linewidth=1,
+                       label="initial")
+            ax.legend(fontsize=8)
+        ax.set_xscale("log")
+        ax.set(xlabel="τ [ms]", ylabel="units", title=label)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

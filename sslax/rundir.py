@@ -504,6 +504,18 @@ class SavedSweep(NamedTuple):
     params: dict[str, np.ndarray]
 
 
+def saved_params(saved: SavedSweep, which: str = "best") -> Params:
+    """The stacked parameters ([members, ...], in member order) of one saved structure;
+    ``which`` is ``"best"`` or ``"final"``."""
+    parts: dict[str, dict[str, np.ndarray]] = {"trained": {}, "fixed": {}}
+    for key, value in saved.params.items():
+        prefix, name = key.split(".", 1)
+        stage, part = prefix.split("_", 1)
+        if stage == which:
+            parts[part][name] = value
+    return Params(parts["trained"], parts["fixed"])
+
+
 def load_sweep(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[SavedSweep]]:
     """Load a complete sweep directory: its spec (``sweep.json``) and each structure's
     results."""

@@ -193,10 +193,14 @@ def optimizer(config: Config, params: Params) -> optax.GradientTransformation:
     return optax.multi_transform({group: optax.adam(rates[group]) for group in used}, labels)
 
 
+def initial_params(key: Array, config: Config) -> Params:
+    """The parameters a run with network key ``key`` starts from."""
+    return init_params(jax.random.split(key, 4)[0], config)
+
+
 def init_state(key: Array, config: Config) -> TrainState:
     """The state of a network before its first epoch (``key``: the network key)."""
-    k_init = jax.random.split(key, 4)[0]
-    params = init_params(k_init, config)
+    params = initial_params(key, config)
     opt_state = optimizer(config, params).init(params.trained)
     # explicit dtypes: a weakly typed leaf would make the first epoch's program differ from
     # the others' (and compile twice)

@@ -1,0 +1,32 @@
+"""What the reproduction scripts share: their common options and the tiny sizes of a smoke
+run (``--smoke``, used by the test suite to check that every script runs end to end)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sslax.config import Config
+
+#: A few seconds per sweep: checks the plumbing, not the science.
+SMOKE_SIZES = dict(fibres_per_ear=8, n_hidden=6, duration=0.03, n_train=64, n_valid=32,
+                   n_test=32, batch_size=16, n_epochs=2)
+
+
+def parser(description: str, seeds: int, out: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", type=int, default=seeds, help="network seeds per point")
+    parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("runs") / out,
+                        help="folder for the sweep directories, figures and summary.json "
+                             "(run the same command again to continue an interrupted run)")
+    parser.add_argument("--cpu-devices", type=int, default=None,
+                        help="JAX devices to split the CPU into (default: one per core)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes, to check that the script runs (no science)")
+    return parser
+
+
+def sized(config: Config, smoke: bool) -> Config:
+    """``config``, shrunk to the smoke-run sizes when ``smoke``."""
+    return config.replace_fields(**SMOKE_SIZES) if smoke else config
