@@ -2,9 +2,10 @@
 them until they finish, and compare with runs that were never interrupted: parameters byte
 for byte, metrics value for value.
 
-The suite tries a few kill points per command and signal (``KILL_POINTS``); ``pytest -m slow``
-runs many more. Every subprocess shares one persistent compilation cache, so that only the
-first run of each program pays for compiling. Each test prints where its kills landed.
+The suite tries one kill point for ``sslax train`` with each signal and one for ``sslax
+sweep`` with SIGKILL; ``pytest -m slow`` runs twelve per command and signal. Every subprocess
+shares one persistent compilation cache, so that only the first run of each program pays for
+compiling. Each test prints where its kills landed (``pytest -s`` shows it).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-KILL_POINTS = 2  # per command and signal in the default suite
+from sslax import checkpoint
+
+KILL_POINTS = 1  # per command and signal in the default suite
 SLOW_KILL_POINTS = 12
 
 TRAIN_ARGS = ["--fibres-per-ear", "20", "--n-hidden", "8", "--duration", "0.05",
@@ -80,16 +82,45 @@ def run_results(command, out):
             "history": (out / "history.csv").read_text()}
 
 
-def kill_and_resume(command, signum, n_points, tmp_path, env):
+def run_reference(command, out, env):
+    """An uninterrupted run; returns its results and its wall time. A train run records the
+    epochs of the checkpoints it writes (every third epoch, and the last)."""
     args = TRAIN_ARGS if command == "train" else SWEEP_ARGS
-    reference = tmp_path / "reference"
+    if command == "train":
+        args = [*args, "--checkpoint-every", "3", "--checkpoint-minutes", "0"]
     start = time.perf_counter()
-    proc = sslax([command, *args, "--out", str(reference)], env)
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, stderr
-    duration = time.perf_counter() - start
-    expected = run_results(command, reference)
-    rng = random.Random(f"{command}-{signum}")
+    seen = set()
+    with open(out.parent / f"{out.name}.log", "w") as log:
+        proc = sslax([command, *args, "--out", str(out)], env, stdout=subprocess.DEVNULL,
+                     stderr=log)
+        while proc.poll() is None:
+            try:
+                seen.add(checkpoint.read_meta(out / "checkpoint.state")["epoch"])
+            except Exception:  # not written yet, or removed at the end
+                pass
+            time.sleep(0.01)
+    assert proc.returncode == 0, (out.parent / f"{out.name}.log").read_text()
+    return run_results(command, out), time.perf_counter() - start, seen
+
+
+@pytest.fixture(scope="module")
+def references(tmp_path_factory, env):
+    folder = tmp_path_factory.mktemp("references")
+    return {command: run_reference(command, folder / command, env)
+            for command in ("train", "sweep")}
+
+
+def test_checkpoints_follow_their_schedule(references):
+    _, _, seen = references["train"]
+    assert seen and seen <= {3, 6, 8}, seen  # every third epoch, and the last
+
+
+def kill_and_resume(command, signum, n_points, tmp_path, env, reference):
+    """Kill a run ``n_points`` times at random moments, resume each to the end and compare
+    it with the uninterrupted ``reference``."""
+    args = TRAIN_ARGS if command == "train" else SWEEP_ARGS
+    expected, duration, _ = reference
+    rng = random.Random(f"{command}-{signum}-{n_points}")
     landed = []
     for point in range(n_points):
         out = tmp_path / f"killed-{point}"
@@ -113,17 +144,20 @@ def kill_and_resume(command, signum, n_points, tmp_path, env):
           + "\n  ".join(landed))
 
 
-@pytest.mark.parametrize("command", ["train", "sweep"])
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_interrupted_runs_resume_to_identical_results(command, signum, tmp_path, env):
-    kill_and_resume(command, signum, KILL_POINTS, tmp_path, env)
+@pytest.mark.parametrize("command, signum", [("train", signal.SIGINT),
+                                             ("train", signal.SIGKILL),
+                                             ("sweep", signal.SIGKILL)],
+                         ids=["train-SIGINT", "train-SIGKILL", "sweep-SIGKILL"])
+def test_interrupted_runs_resume_to_identical_results(command, signum, tmp_path, env,
+                                                      references):
+    kill_and_resume(command, signum, KILL_POINTS, tmp_path, env, references[command])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "sweep"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_many_kill_points(command, signum, tmp_path, env):
-    kill_and_resume(command, signum, SLOW_KILL_POINTS, tmp_path, env)
+def test_many_kill_points(command, signum, tmp_path, env, references):
+    kill_and_resume(command, signum, SLOW_KILL_POINTS, tmp_path, env, references[command])
 
 
 def test_second_ctrl_c_stops_at_once_and_keeps_the_checkpoint(tmp_path, env):
@@ -141,27 +175,5 @@ def test_second_ctrl_c_stops_at_once_and_keeps_the_checkpoint(tmp_path, env):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "--resume" in stderr.strip().splitlines()[-1]
-    from sslax import checkpoint
-
     assert checkpoint.read_meta(out / "checkpoint.state")["epoch"] >= 1
     assert not (out / "metrics.json").exists()
-
-
-def test_checkpoints_are_written_by_epoch_count(tmp_path, env):
-    from sslax import checkpoint
-
-    out = tmp_path / "run"
-    with open(tmp_path / "log", "w") as log:
-        proc = sslax(["train", *TRAIN_ARGS, "--checkpoint-every", "3", "--checkpoint-minutes",
-                      "0", "--out", str(out)], env, stdout=subprocess.DEVNULL, stderr=log)
-        seen = set()
-        while proc.poll() is None:
-            try:
-                seen.add(checkpoint.read_meta(out / "checkpoint.state")["epoch"])
-            except Exception:  # not written yet, or just removed at the end
-                pass
-            time.sleep(0.01)
-    assert proc.returncode == 0, (tmp_path / "log").read_text()
-    assert seen <= {3, 6, 8} and seen, seen  # every third epoch and the last
-    assert not (out / "checkpoint.state").exists()  # removed once the run is complete
-    assert Path(out / "metrics.json").is_file()

@@ -154,8 +154,9 @@ def test_drawn_time_constants_are_per_network_constants():
 
 @pytest.fixture(scope="module")
 def learned_tau_runs():
-    config = tiny_config(learn_tau="both", n_epochs=3, tau_hidden=4e-3, learning_rate=0.03)
-    slow_tau = config.replace_fields(learning_rate_tau=1e-9)
+    config = tiny_config(learn_tau="both", n_epochs=3, tau_hidden=4e-3, learning_rate=0.03,
+                         learning_rate_tau=0.03)
+    slow_tau = config.replace_fields(learning_rate_tau=1e-9)  # the same compiled program
     return config, fit(config), fit(slow_tau)
 
 
@@ -171,7 +172,7 @@ def test_learned_time_constants_move_and_stay_positive(learned_tau_runs):
 
 def test_time_constants_have_their_own_learning_rate(learned_tau_runs):
     config, run, slow = learned_tau_runs
-    taus = network_values(slow.result.params, config.replace_fields(learning_rate_tau=1e-9))
+    taus = network_values(slow.result.params, config)
     np.testing.assert_allclose(np.asarray(taus.tau_hidden), 4e-3, rtol=1e-5)  # barely moved
     weights_moved = np.asarray(slow.result.params.trained["w_in"])
     initial = init_params(jax.random.split(jax.random.key(0), 4)[0], config)
@@ -247,7 +248,9 @@ def test_lif_accelerator_equals_its_scan(x64, rng):
 
 def test_each_training_step_gets_its_own_key_and_deterministic_results_ignore_it(monkeypatch):
     config = tiny_config(n_epochs=1)
-    plain = jax.jit(training.make_train(config))(jax.random.key(0), jax.random.key(1))
+    data = training.make_datasets(jax.random.key(1), config)
+    state = training.init_state(jax.random.key(0), config)
+    plain = jax.jit(lambda *a: training.train_epoch(*a))(state, data, config)
     seen = []
 
     def keyed_loss(params, x, y, cfg, key=None):
@@ -257,7 +260,7 @@ def test_each_training_step_gets_its_own_key_and_deterministic_results_ignore_it
         return loss + 0.0 * jax.random.uniform(key), out
 
     monkeypatch.setattr(training, "loss_fn", keyed_loss)
-    keyed = jax.jit(training.make_train(config))(jax.random.key(0), jax.random.key(1))
+    keyed = jax.jit(lambda *a: training.train_epoch(*a))(state, data, config)  # traced anew
     jax.effects_barrier()
     assert len(seen) == config.training.n_batches and len(set(seen)) == len(seen)
     for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(keyed), strict=True):

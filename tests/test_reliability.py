@@ -44,14 +44,12 @@ def damaged_copy(run_dir, tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_fewer_epochs_than_patience_trains(capsys, tmp_path):
+def test_fewer_epochs_than_patience_trains():
     """Early stopping needs `patience` epochs before it can fire; a shorter run just runs."""
     config = tiny_config(n_epochs=2, patience=5)
     run = fit(config)
     assert int(run.result.n_epochs_run) == 2
     assert np.all(np.isfinite(np.asarray(run.result.history.valid_loss)))
-    assert main(["train", *FLAGS, "--patience", "5", "--out", str(tmp_path / "r"),
-                 "--no-figures"]) == 0
     (result,) = run_sweep(Sweep(config, seeds=(0, 1), grid={"tau_hidden": (2e-3, 4e-3)}))
     assert np.all(np.asarray(result.result.n_epochs_run) == 2)
 
@@ -291,45 +289,53 @@ def test_float64_closed_form_readout_equals_the_scan(x64, tiny):
 
 
 @pytest.fixture(scope="module")
-def structural_sweep(tmp_path_factory):
+def cli_sweep(tmp_path_factory):
+    """`sslax sweep` over a structural and a numeric field: 2 sizes × 2 seeds × 2 τ."""
     out = tmp_path_factory.mktemp("sweeps") / "sweep"
-    assert main(["sweep", *FLAGS, "--seeds", "2", "--n-hidden", "3", "4", "--out", str(out),
-                 "--cpu-devices", "1"]) == 0
+    assert main(["sweep", *FLAGS, "--seeds", "2", "--n-hidden", "3", "4", "--tau-hidden",
+                 "2e-3", "5e-3", "--out", str(out), "--cpu-devices", "1"]) == 0
     return out
 
 
-def test_structural_only_sweep_has_figures(structural_sweep):
-    figures = sorted(p.name for p in (structural_sweep / "figures").iterdir())
-    assert "accuracy_vs_n_hidden.png" in figures and len(figures) == 4
+def test_sweep_directory_is_complete_with_figures_for_every_swept_field(cli_sweep):
+    figures = sorted(p.name for p in (cli_sweep / "figures").iterdir())
+    for field in ("n_hidden", "tau_hidden"):  # structural fields get figures too
+        assert f"accuracy_vs_{field}.png" in figures
+    assert len(figures) == 8
+    spec = json.loads((cli_sweep / "sweep.json").read_text())
+    assert spec["seeds"] == [0, 1] and spec["complete"]
+    assert spec["grid"] == {"n_hidden": [3, 4], "tau_hidden": [2e-3, 5e-3]}
+    assert spec["config"]["network"]["tau_hidden"] == {"swept": [2e-3, 5e-3]}
+    assert not (cli_sweep / rundir.PROGRESS_DIR).exists()
 
 
-def test_evaluate_accepts_a_sweep_directory(structural_sweep, capsys):
+def test_evaluate_accepts_a_sweep_directory(cli_sweep, capsys):
     capsys.readouterr()
-    assert main(["evaluate", str(structural_sweep)]) == 0
-    out = capsys.readouterr().out
-    assert "every network identical to the saved metrics" in out
+    assert main(["evaluate", str(cli_sweep)]) == 0
+    assert "every network identical to the saved metrics" in capsys.readouterr().out
 
 
-def test_sweep_files_use_units_and_count_epochs_from_one(tmp_path):
-    out = tmp_path / "sweep"
-    assert main(["sweep", *FLAGS, "--seeds", "2", "--tau-hidden", "2e-3", "5e-3", "--out",
-                 str(out), "--cpu-devices", "1"]) == 0
-    header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
+def test_sweep_files_use_units_and_count_epochs_from_one(cli_sweep):
+    rows = (cli_sweep / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
     assert "tau_hidden_ms" in header and "tau_hidden" not in header
+    assert len(rows) == 1 + 8
     column = header.index("tau_hidden_ms")
-    values = {float(row.split(",")[column]) for row in
-              (out / "metrics.csv").read_text().splitlines()[1:]}
-    assert values == {2.0, 5.0}
-    history = (out / "history.csv").read_text().splitlines()
+    assert {float(row.split(",")[column]) for row in rows[1:]} == {2.0, 5.0}
+    history = (cli_sweep / "history.csv").read_text().splitlines()
     epochs = {int(float(row.split(",")[history[0].split(",").index("epoch")]))
               for row in history[1:]}
     assert epochs == {1, 2}
-    spec = json.loads((out / "sweep.json").read_text())
-    assert spec["config"]["network"]["tau_hidden"] == {"swept": [2e-3, 5e-3]}
-    assert spec["complete"] and not (out / rundir.PROGRESS_DIR).exists()
-    spec_back, loaded = rundir.load_sweep(out)
+    _, loaded = rundir.load_sweep(cli_sweep)
     assert list(loaded[0].dataset["epoch"].values) == [1, 2]
     assert loaded[0].dataset["tau_hidden"].attrs["units"] == "s"
+
+
+def test_bad_sweep_value_is_refused_before_anything_is_written(tmp_path, capsys):
+    assert main(["sweep", *FLAGS, "--tau-hidden", "1e-3", "-2e-3", "--out",
+                 str(tmp_path / "bad")]) == 2
+    assert "tau_hidden = -0.002" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_run_files_count_epochs_from_one(run_dir):

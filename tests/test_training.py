@@ -234,7 +234,8 @@ def test_data_seed_alone_changes_data(base_train):
     a = train(KEY, DATA_KEY, frozen)
     b = train(KEY, jax.random.key(101), frozen)
     c = train(jax.random.key(1), DATA_KEY, frozen)
-    w_in = {name: np.asarray(r.params.trained["w_in"]) for name, r in zip("abc", (a, b, c))}
+    w_in = {name: np.asarray(r.params.trained["w_in"])
+            for name, r in zip("abc", (a, b, c), strict=True)}
     np.testing.assert_allclose(w_in["a"], w_in["b"], atol=1e-9)
     assert not np.allclose(w_in["a"], w_in["c"])
     assert not np.array_equal(np.asarray(a.history.valid_loss), np.asarray(b.history.valid_loss))
