@@ -1,16 +1,35 @@
 """sslax: spiking neural networks for sound localisation, in JAX.
 
 The public face; the modules, bottom to top, are ``config``, ``stimulus``, ``surrogate``,
-``neurons``, ``network``, ``metrics``, ``training``, then ``rundir``, ``plotting``, ``cli``.
+``constraints``, ``neurons``, ``network``, ``metrics``, ``training``, ``checkpoint``,
+``sweep``, then ``rundir``, ``plotting``, ``experiments`` and ``cli`` (docs/design.md).
 """
 
 from sslax.config import Config, ConfigError, NetworkConfig, StimulusConfig, TrainingConfig
 from sslax.metrics import Evaluation, evaluate
-from sslax.network import Outputs, Params, forward, init_params, loss_fn, predict
+from sslax.network import (
+    NetworkValues,
+    Outputs,
+    Params,
+    forward,
+    init_params,
+    loss_fn,
+    network_values,
+    predict,
+)
 from sslax.presets import PRESETS
 from sslax.stimulus import Dataset, batch_inputs, class_to_ipd, ipd_to_class, make_dataset
 from sslax.surrogate import spike
-from sslax.training import Run, TrainResult, fit, make_datasets, make_train
+from sslax.training import (
+    Interrupted,
+    Run,
+    Trainer,
+    TrainResult,
+    TrainState,
+    fit,
+    make_datasets,
+    make_train,
+)
 
 __version__ = "0.1.0"
 
@@ -20,12 +39,16 @@ __all__ = [
     "ConfigError",
     "Dataset",
     "Evaluation",
+    "Interrupted",
     "NetworkConfig",
+    "NetworkValues",
     "Outputs",
     "Params",
     "Run",
     "StimulusConfig",
     "TrainResult",
+    "TrainState",
+    "Trainer",
     "TrainingConfig",
     "batch_inputs",
     "class_to_ipd",
@@ -38,6 +61,7 @@ __all__ = [
     "make_dataset",
     "make_datasets",
     "make_train",
+    "network_values",
     "predict",
     "spike",
 ]

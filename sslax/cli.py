@@ -53,7 +53,7 @@ def _preset_help() -> str:
         f"{name} ({text})" for name, text in PRESET_DESCRIPTIONS.items())
 
 
-PresetName = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
+PresetName = Literal[tuple(PRESETS)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +61,8 @@ class TrainArgs:
     """Train one spiking network on the IPD task and save a run directory with figures."""
 
     config: Annotated[Config, tyro.conf.arg(name="")]
-    preset: PresetName = "quickstart"  # type: ignore[valid-type]
+    preset: PresetName = "quickstart"
+    """starting values that the other flags override (`sslax --help` describes each)."""
     seed: int = 0
     """network seed: initial weights and the order of samples in each epoch."""
     data_seed: int = 0

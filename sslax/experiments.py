@@ -29,7 +29,7 @@ from sslax.training import EpochMetrics, Interrupted, Run, Trainer, epoch_metric
 
 
 class TrainingOutcome(NamedTuple):
-    """A finished single run: the run, its directory and the wall time of this session."""
+    """A finished single run: the run, its directory and the wall time of this call."""
 
     run: Run
     path: Path

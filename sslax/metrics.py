@@ -1,4 +1,5 @@
-"""Metrics of SCIENCE.md §1, each named and defined, and evaluation of a network on a data set.
+"""Metrics of docs/science.md §5, each named and defined, and evaluation of a network on a
+data set.
 
 - **accuracy**: fraction of samples whose predicted class equals the true class.
 - **MAE-A** [deg]: mean |α − midpoint(predicted class)|, α the true continuous IPD. A perfect

@@ -1,4 +1,4 @@
-"""The IPD stimulus (SCIENCE.md §1): pure, keyed, jittable spike generation on device.
+"""The IPD stimulus (docs/science.md §1): pure, keyed, jittable spike generation on device.
 
 A tone of frequency f reaches both ears; the right ear's copy is shifted by the interaural
 phase difference α ~ U(−π/2, π/2). Fibre j of ear i (i = 0 left, 1 right) has phase

@@ -11,7 +11,7 @@ surrogate ``dS/dx = g(x; β)`` with β = ``slope``:
   other functions "superspike" (norse ignores β; spyx uses k = 25); this is the formula.
 
 ``slope`` is an ordinary traced argument whose cotangent is ``None`` (zero): one compiled
-program serves every slope, and ``vmap`` can batch over slopes (STYLE.md practice 5).
+program serves every slope, and ``vmap`` can batch over slopes.
 ``kind`` is a static string.
 """
 
