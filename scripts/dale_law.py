@@ -44,6 +44,27 @@ PUBLISHED_CONDITIONS = {"mixed": 71.2, "inputs excitatory": 49.5, "hidden excita
                         "excitatory only": 51.2}
 
 
+def initial_hidden_rates(base, seeds, data_seed) -> dict[float, list[float]]:
+    """Mean hidden firing rate [Hz] on the test set of each seed's initial network (|W|·sign),
+    per inhibitory fraction."""
+    import jax
+
+    from sslax.metrics import evaluate
+    from sslax.training import initial_params, make_datasets
+
+    config = base.replace_fields(dale="abs")
+    test = jax.jit(make_datasets)(jax.random.key(data_seed), config).test
+    keys = jax.vmap(jax.random.key)(np.asarray(seeds))
+
+    @jax.jit
+    def rates(fraction):
+        cfg = config.replace(network=config.network.replace(inhibitory_fraction=fraction))
+        return jax.vmap(lambda key: evaluate(initial_params(key, cfg), test, cfg)
+                        .firing_rate.mean())(keys)
+
+    return {f: np.asarray(rates(f)).tolist() for f in FRACTIONS}
+
+
 def main() -> None:
     options = parser(__doc__.splitlines()[0], seeds=10, out="dale-law")
     options.add_argument("--magnitudes", nargs="+", default=["abs"],
@@ -59,7 +80,6 @@ def main() -> None:
     from sslax.plotting import plot_conditions
     from sslax.rundir import load_sweep, saved_params
     from sslax.sweep import Sweep
-    from sslax.training import evaluate_run, initial_params
 
     base = sized(PRESETS["dales-law"], args.smoke)
     seeds = tuple(range(args.seeds))
@@ -85,11 +105,7 @@ def main() -> None:
         f"test acc [%], {s.structure.get('dale', args.magnitudes[0])}" for s in loaded)
         + " | initial hidden rate [Hz] | published test [%] |")
     print("|---|" + "---|" * len(loaded) + "---|---|")
-    rates = {}
-    for fraction in FRACTIONS:
-        config = base.replace_fields(dale="abs", inhibitory_fraction=fraction)
-        rates[fraction] = [float(np.mean(evaluate_run(config, initial_params(
-            jax.random.key(seed), config), args.data_seed)[1].firing_rate)) for seed in seeds]
+    rates = initial_hidden_rates(base, seeds, args.data_seed)
     for fraction in FRACTIONS:
         cells = []
         for saved in loaded:

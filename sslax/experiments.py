@@ -208,8 +208,7 @@ def run_script_sweep(sweep: Sweep, path: str | Path, chunk_size: int | None = No
     path = Path(path)
     if path.exists():
         spec = rundir.read_sweep_spec(path)
-        stored = rundir.sweep_from_spec(spec, path / rundir.SWEEP_FILE)
-        if stored != sweep:
+        if not rundir.describes(spec, sweep):
             raise ConfigError(f"{path} holds another sweep; choose another --out")
         if spec.get("complete"):
             return None

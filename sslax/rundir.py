@@ -379,6 +379,14 @@ def sweep_from_spec(spec: dict[str, Any], source: Path) -> Sweep:
                               f"({type(error).__name__}: {error})") from None
 
 
+def describes(spec: dict[str, Any], sweep: Sweep) -> bool:
+    """Whether a ``sweep.json`` content describes ``sweep`` (the same config, seeds, grid
+    and data)."""
+    own = json.loads(json.dumps(sweep_spec(sweep, {})))
+    keys = ("config", "seeds", "grid", "data_seed", "shared_data")
+    return all(spec.get(key) == own[key] for key in keys)
+
+
 def create_sweep_dir(path: str | os.PathLike[str], sweep: Sweep,
                      settings: dict[str, Any]) -> Path:
     """Create a new sweep directory with its ``sweep.json`` (before any compiling)."""

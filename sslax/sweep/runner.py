@@ -279,10 +279,10 @@ class _Runner:
         for i in range(layout.n_chunks):
             part = slice(i * layout.size // layout.group, (i + 1) * layout.size // layout.group)
             cfg = jax.tree.map(
-                lambda leaf, ax, part=part: leaf if ax is None else self._global(
+                lambda leaf, ax, part=part: leaf if ax is None else _global_array(
                     jnp.asarray(leaf[part]), self.sharded),
                 layout.stacked, layout.axes, is_leaf=lambda x: x is None)
-            keys = self._global(jax.vmap(jax.random.key)(layout.seeds[part]), self.sharded)
+            keys = _global_array(jax.vmap(jax.random.key)(layout.seeds[part]), self.sharded)
             yield _Chunk(i, min(layout.size, len(layout.members) - i * layout.size), part, keys,
                          cfg)
 
@@ -339,7 +339,7 @@ class _Runner:
                 -1, layout.group, *x.shape[1:]), best_params)
         results = []
         for chunk in self.chunks(layout):
-            params = jax.tree.map(lambda x, part=chunk.part: self._global(x[part], self.sharded),
+            params = jax.tree.map(lambda x, part=chunk.part: _global_array(x[part], self.sharded),
                                   padded)
             data = self.data(layout, chunk, shared)
             program, _ = compiled_piece("evaluate", layout.axes, layout.data_axis,
@@ -353,14 +353,14 @@ class _Runner:
         if jax.process_count() == 1:  # generated once on one device (all its threads), copied
             data = _make_datasets_jit(jax.random.key(self.sweep.data_seed), config)
             return jax.device_put(data, self.replicated)
-        key = self._global(jax.random.key(self.sweep.data_seed), self.replicated)
+        key = _global_array(jax.random.key(self.sweep.data_seed), self.replicated)
         return jax.jit(make_datasets, out_shardings=self.replicated)(key, config)
 
     def _group_data(self, data_seeds: np.ndarray, cfg: Config, axes: Config) -> Any:
         """Each group's data sets [groups, ...]: from its data seed and its first member's
         config (a group's members differ only in fields that do not change the data; with a
         swept stimulus field, groups have one member)."""
-        keys = self._global(jax.vmap(jax.random.key)(data_seeds), self.sharded)
+        keys = _global_array(jax.vmap(jax.random.key)(data_seeds), self.sharded)
         first = jax.tree.map(lambda leaf, ax: leaf if ax is None else leaf[:, 0], cfg, axes,
                              is_leaf=lambda x: x is None)
         generate = jax.vmap(make_datasets, in_axes=(0, axes))
@@ -387,7 +387,7 @@ class _Runner:
         state_file = None if folder is None else folder / f"chunk-{chunk.index:04d}.state"
         if state_file is not None and state_file.is_file():
             host_state, meta = checkpoint.load(state_file, template)
-            state = jax.tree.map(lambda x: self._global(x, self.sharded), host_state)
+            state = jax.tree.map(lambda x: _global_array(x, self.sharded), host_state)
             self.on_progress(n_real * int(meta["epoch"]))
         else:
             state = init(keys, data, cfg)
@@ -435,15 +435,18 @@ class _Runner:
         return jax.eval_shape(vmap_groups(_finish_member, layout.axes, layout.data_axis, True),
                               state, data, chunk.cfg)
 
-    def _global(self, value: Any, sharding: NamedSharding) -> jax.Array:
-        return _global_array(value, sharding)
-
 
 _make_datasets_jit = jax.jit(make_datasets)
 
 
+@jax.jit
+def _max_epoch(state: TrainState) -> jax.Array:
+    return jnp.max(state.epoch)
+
+
 def _epoch_of(state: TrainState) -> int:
-    return int(jax.jit(jnp.max)(state.epoch))
+    """Epochs completed by the members of ``state`` (in lockstep), as a host integer."""
+    return int(_max_epoch(state))
 
 
 def _global_array(value: Any, sharding: NamedSharding) -> jax.Array:
