@@ -7,7 +7,8 @@ on a validation set), 10 seeds per point, sharing one data seed:
 1. ``learned``: the hidden τ fixed at 2, 5 or 20 ms, or learned per unit from that value
    (τ = exp(r), Adam on r with the weights' learning rate; the output τ stays at the initial
    value). Prints test accuracy for both and the distribution the learned τ take (quantiles,
-   the fractions below 1 ms and above 50 ms), and draws their histograms.
+   the fractions below 1 ms and above 50 ms, the mean test-set firing rate of the units on
+   either side of 50 ms), and draws their histograms.
 2. ``heterogeneous``: per-unit τ drawn once per network from a log-uniform distribution
    (largest / smallest = 10) or a gamma distribution (coefficient of variation 0.5) with
    mean 2 or 5 ms, against every unit at the mean.
@@ -31,6 +32,20 @@ from sslax.sweep import use_cpu_cores_as_devices
 INITIAL_TAUS = (2e-3, 5e-3, 20e-3)
 MEAN_TAUS = (2e-3, 5e-3)
 DISTRIBUTIONS = ("homogeneous", "log_uniform", "gamma")
+
+
+def unit_rates(stacked, config, data_seed: int) -> np.ndarray:
+    """Test-set firing rate [Hz] of every hidden unit of the stacked networks
+    [networks, hidden]. Their hidden τ are trained parameters and the hidden spikes do not
+    depend on the output layer, so one config serves members of every initial τ."""
+    import jax
+
+    from sslax.metrics import evaluate
+    from sslax.training import make_datasets
+
+    test = jax.jit(make_datasets)(jax.random.key(data_seed), config).test
+    rates = jax.jit(jax.vmap(lambda params: evaluate(params, test, config).firing_rate))
+    return np.asarray(rates(stacked))
 
 
 def main() -> None:
@@ -68,22 +83,25 @@ def main() -> None:
     stacked = saved_params(by_mode["hidden"])
     values = jax.vmap(network_values, in_axes=(0, None))(stacked, config)
     taus = np.asarray(values.tau_hidden).reshape(args.seeds, len(INITIAL_TAUS), -1)
+    rates = unit_rates(stacked, config, args.data_seed).reshape(taus.shape)
     print("\n| initial τ [ms] | fixed τ: test acc [%] | learned τ: test acc [%] | learned τ "
-          "[ms]: 10 / 50 / 90 % | < 1 ms | > 50 ms |")
-    print("|---|---|---|---|---|---|")
+          "[ms]: 10 / 50 / 90 % | < 1 ms | > 50 ms | rate [Hz], τ ≤ 50 / > 50 ms |")
+    print("|---|---|---|---|---|---|---|")
     summary["learned"] = {}
     for i, tau in enumerate(INITIAL_TAUS):
         fixed = 100 * by_mode["none"].dataset["test_accuracy"].sel(tau_hidden=tau).values
         trained = 100 * by_mode["hidden"].dataset["test_accuracy"].sel(tau_hidden=tau).values
         ms = 1e3 * taus[:, i].ravel()
+        hz = rates[:, i].ravel()
         q10, q50, q90 = np.percentile(ms, [10, 50, 90])
         label = f"{tau * 1e3:g} ms"
         learned_taus[f"initial {label}"] = taus[:, i].ravel()
         print(f"| {tau * 1e3:g} | {fixed.mean():.1f} ± {fixed.std():.1f} | {trained.mean():.1f} "
               f"± {trained.std():.1f} | {q10:.2f} / {q50:.2f} / {q90:.2f} | "
-              f"{np.mean(ms < 1):.0%} | {np.mean(ms > 50):.0%} |")
+              f"{np.mean(ms < 1):.0%} | {np.mean(ms > 50):.0%} | "
+              f"{hz[ms <= 50].mean():.0f} / {hz[ms > 50].mean():.0f} |")
         summary["learned"][label] = {"fixed_test": fixed.tolist(), "learned_test": trained.tolist(),
-                                     "learned_tau_ms": ms.tolist()}
+                                     "learned_tau_ms": ms.tolist(), "test_rate_hz": hz.tolist()}
     figures = args.out / "figures"
     figures.mkdir(exist_ok=True)
     plot_time_constant_histograms(

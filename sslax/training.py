@@ -328,8 +328,12 @@ def train_epoch(state: TrainState, data: Datasets, config: Config) -> TrainState
 
     # A stopped network keeps its state. A select rather than a cond: under vmap a cond
     # becomes a select anyway, and the host never runs an epoch for a single stopped network.
+    # The epoch counter and the data key are not selected: they are the same either way,
+    # and a select on a member's `stopped` would batch them, so that members sharing them
+    # (one group of a sweep) would no longer share their sample order and batches.
     ran = run(state)
-    return _where(state.stopped, state._replace(epoch=ran.epoch), ran)
+    kept = _where(state.stopped, state, ran)
+    return kept._replace(epoch=ran.epoch, key_data=state.key_data)
 
 
 def finish(state: TrainState, data: Datasets, config: Config,

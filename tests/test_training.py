@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 import numpy as np
 import pytest
 from conftest import tiny_config
@@ -192,6 +193,23 @@ def test_host_driven_epochs_equal_the_pure_run(runs):
         assert int(member.n_epochs_run) == int(single.n_epochs_run)
         np.testing.assert_allclose(member.best_params.trained["w_in"],
                                    single.best_params.trained["w_in"], rtol=1e-5, atol=1e-6)
+
+
+def test_group_shared_fields_stay_unbatched_through_epochs():
+    """Members that share their epoch counter and data key (one group of a sweep) still
+    share them after epochs in which some of them stopped: else each member would gather
+    its own batches. vmap refuses an out_axes of None for a batched output."""
+    data = make_datasets(DATA_KEY, BASE)
+    state = training.init_state(KEY, BASE)
+    members = jax.tree.map(lambda x: jnp.stack([x, x]), state)
+    members = members._replace(stopped=jnp.array([False, True]),
+                               **{name: getattr(state, name) for name in training.GROUP_SHARED})
+    axes = state._replace(**{name: None if name in training.GROUP_SHARED else 0
+                             for name in state._fields})
+    epoch = jax.vmap(training.train_epoch, in_axes=(axes, None, None), out_axes=axes)
+    two = jax.jit(lambda s: lax.fori_loop(0, 2, lambda _, s: epoch(s, data, BASE), s))(members)
+    assert int(two.epoch) == 2
+    assert int(two.n_epochs_run[0]) == 2 and int(two.n_epochs_run[1]) == 0
 
 
 def test_drive_epochs_stops_at_an_epoch_boundary_when_asked(base_train):

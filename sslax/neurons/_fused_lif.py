@@ -85,6 +85,8 @@ def _vmappable_loop(kinds: tuple[str, ...]) -> Callable[[Callable[..., Any]], An
 
         @batched_loop.def_vmap
         def rule(n: int, in_batched: Sequence[Any], *args: Any) -> tuple[Any, Any]:
+            # unbatched constants can arrive as NumPy values
+            args = tuple(None if x is None else jnp.asarray(x) for x in args)
             if not _MEMBERS_AS_UNITS[-1]:
                 axes = tuple(0 if b is True else None for b in in_batched)
                 out = jax.vmap(loop, in_axes=axes)(*args)
