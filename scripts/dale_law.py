@@ -97,7 +97,8 @@ def main() -> None:
 
     summary: dict = {"seeds": args.seeds, "wall_time_s": seconds}
     print(f"\n{len(fractions.members()) * len(fractions.structures())} + "
-          f"{len(conditions.members())} networks in {seconds:.0f} s")
+          f"{len(conditions.members())} networks; {seconds:.0f} s in this invocation (finished "
+          "sweeps are read, not rerun)")
 
     # 1. accuracy against the inhibitory fraction, and the initial hidden rates
     _, loaded = load_sweep(args.out / "fractions")

@@ -72,7 +72,8 @@ def main() -> None:
                                 "tau_hidden": MEAN_TAUS})
     run_script_sweep(heterogeneous, args.out / "heterogeneous")
     seconds = time.perf_counter() - start
-    print(f"\n{6 * args.seeds * 2} networks in {seconds:.0f} s")
+    print(f"\n{6 * args.seeds * 2} networks; {seconds:.0f} s in this invocation (finished "
+          "sweeps are read, not rerun)")
     summary: dict = {"seeds": args.seeds, "wall_time_s": seconds}
 
     # 1. learned against fixed τ

@@ -36,6 +36,7 @@ def main() -> None:
 
     from sslax import PRESETS
     from sslax.experiments import run_script_sweep
+    from sslax.plotting import plot_grid_heatmap
     from sslax.rundir import load_sweep
     from sslax.sweep import Sweep
 
@@ -51,8 +52,8 @@ def main() -> None:
     seconds = time.perf_counter() - start
     _, (saved,) = load_sweep(args.out / "sweep")
     test = 100 * saved.dataset["test_accuracy"]
-    print(f"\n{len(sweep.members())} networks in {seconds:.0f} s; test accuracy [%], mean ± "
-          f"std over {args.seeds} seeds (published single runs in brackets)")
+    print(f"\n{len(sweep.members())} networks ({seconds:.0f} s in this invocation); test "
+          f"accuracy [%], mean ± std over {args.seeds} seeds (published single runs in brackets)")
     print("| τ_hidden [ms] \\ τ_output [ms] | " + " | ".join(f"{t * 1e3:g}" for t in TAU_OUTPUT)
           + " |")
     print("|---|" + "---|" * len(TAU_OUTPUT))
@@ -66,11 +67,23 @@ def main() -> None:
                          + (f" ({published})" if published else ""))
             summary["test_accuracy"][f"{tau_h * 1e3:g}/{tau_o * 1e3:g}"] = acc.tolist()
         print(f"| {tau_h * 1e3:g} | " + " | ".join(cells) + " |")
-    best = np.unravel_index(np.argmax(test.mean("seed").values), test.mean("seed").shape)
+    figures = args.out / "figures"
+    figures.mkdir(exist_ok=True)
+    mean, std = (x.transpose("tau_hidden", "tau_output").values
+                 for x in (test.mean("seed"), test.std("seed")))
+    plot_grid_heatmap(
+        mean, std,
+        ("τ_hidden [ms]", [f"{t * 1e3:g}" for t in TAU_HIDDEN]),
+        ("τ_output [ms]", [f"{t * 1e3:g}" for t in TAU_OUTPUT]),
+        figures / "test_accuracy_grid.png",
+        f"250 Hz: test accuracy [%], mean ± std over {args.seeds} seeds",
+        marked={(TAU_HIDDEN.index(h), TAU_OUTPUT.index(o)): f"(published {value})"
+                for (h, o), value in PUBLISHED.items()})
+    best = np.unravel_index(np.argmax(mean), mean.shape)
     print(f"best: τ_hidden {TAU_HIDDEN[best[0]] * 1e3:g} ms, τ_output "
           f"{TAU_OUTPUT[best[1]] * 1e3:g} ms")
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
-    print(f"saved to {args.out}/ (sweep/ with figures, summary.json)")
+    print(f"saved to {args.out}/ (sweep/, figures/, summary.json)")
 
 
 if __name__ == "__main__":

@@ -230,3 +230,27 @@ def plot_time_constant_histograms(taus: dict[str, np.ndarray], path: Path, title
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_grid_heatmap(mean: np.ndarray, std: np.ndarray, rows: tuple[str, list[str]],
+                      columns: tuple[str, list[str]], path: Path, title: str,
+                      marked: dict[tuple[int, int], str] | None = None) -> None:
+    """A metric over a two-field grid [rows, columns] as a heatmap with 'mean ± std' in each
+    cell. ``rows`` and ``columns`` are (axis label, tick labels); ``marked`` adds a second
+    line (such as a published value) to the cells at the given (row, column) indices."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.4 * len(columns[1]) + 2, 0.6 * len(rows[1]) + 1.6))
+    image = ax.imshow(mean, cmap="viridis", aspect="auto", origin="lower")
+    for (i, j), value in np.ndenumerate(mean):
+        text = f"{value:.1f} ± {std[i, j]:.1f}"
+        if marked and (i, j) in marked:
+            text += f"\n{marked[(i, j)]}"
+        shade = "black" if value > mean.min() + 0.6 * np.ptp(mean) else "white"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color=shade)
+    ax.set_xticks(range(len(columns[1])), columns[1])
+    ax.set_yticks(range(len(rows[1])), rows[1])
+    ax.set(xlabel=columns[0], ylabel=rows[0], title=title)
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 import numpy as np
 import pytest
 from conftest import tiny_config
+from jax import lax
 
 from sslax import training
 from sslax.config import Config, ConfigError
