@@ -50,10 +50,10 @@ def initial_hidden_rates(base, seeds, data_seed) -> dict[float, list[float]]:
     import jax
 
     from sslax.metrics import evaluate
-    from sslax.training import initial_params, make_datasets
+    from sslax.training import datasets_from_seed, initial_params
 
     config = base.replace_fields(dale="abs")
-    test = jax.jit(make_datasets)(jax.random.key(data_seed), config).test
+    test = datasets_from_seed(data_seed, config).test
     keys = jax.vmap(jax.random.key)(np.asarray(seeds))
 
     @jax.jit

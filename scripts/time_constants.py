@@ -41,9 +41,9 @@ def unit_rates(stacked, config, data_seed: int) -> np.ndarray:
     import jax
 
     from sslax.metrics import evaluate
-    from sslax.training import make_datasets
+    from sslax.training import datasets_from_seed
 
-    test = jax.jit(make_datasets)(jax.random.key(data_seed), config).test
+    test = datasets_from_seed(data_seed, config).test
     rates = jax.jit(jax.vmap(lambda params: evaluate(params, test, config).firing_rate))
     return np.asarray(rates(stacked))
 

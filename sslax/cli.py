@@ -403,13 +403,8 @@ def sweep_command(args: list[str]) -> int:
                                    num_processes=parsed.num_processes,
                                    process_id=parsed.process_id)
     if parsed.resume is None:
-        if lead:
-            experiments.create_sweep(out, sweep, parsed.chunk_size)
-        settings = {"chunk_size": parsed.chunk_size, "n_devices": len(jax.devices())}
-        if lead:
-            from sslax.rundir import read_sweep_spec
-
-            settings = read_sweep_spec(out)["settings"]
+        settings = (experiments.create_sweep(out, sweep, parsed.chunk_size) if lead
+                    else experiments.sweep_settings(sweep, parsed.chunk_size))
 
     from sslax.interrupts import graceful_stop
     from sslax.plotting import save_sweep_figures

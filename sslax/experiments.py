@@ -132,16 +132,26 @@ class SweepOutcome(NamedTuple):
     seconds: float
 
 
-def create_sweep(path: str | Path, sweep: Sweep, chunk_size: int | None = None) -> Path:
-    """A new sweep directory, with the chunk layout on this process's devices recorded in
-    it (checked and created before anything is compiled). Call on process 0 only."""
+def sweep_settings(sweep: Sweep, chunk_size: int | None = None) -> dict[str, Any]:
+    """How ``sweep`` is laid out on this process's devices: the chunk size (checked; when
+    ``None``, the first structure's automatic size, used for every structure) and the device
+    count. Every process of a multi-process sweep computes the same."""
     n_devices = len(jax.devices())
-    layouts = [chunk_layout(sweep, sweep.config_for_structure(s), chunk_size, n_devices)
-               for s in sweep.structures()]
+    first = sweep.config_for_structure(sweep.structures()[0])
+    return {"chunk_size": chunk_layout(sweep, first, chunk_size, n_devices)[0],
+            "n_devices": n_devices}
+
+
+def create_sweep(path: str | Path, sweep: Sweep,
+                 chunk_size: int | None = None) -> dict[str, Any]:
+    """Create a new sweep directory with its :func:`sweep_settings` recorded in it (checked
+    and created before anything is compiled) and return the settings. Call on process 0
+    only."""
+    settings = sweep_settings(sweep, chunk_size)
     rundir.check_new_run_dir(path)
     rundir.warn_removed(remove_stale_temporaries(Path(path).parent))
-    return rundir.create_sweep_dir(path, sweep, {"chunk_size": layouts[0][0],
-                                                 "n_devices": n_devices})
+    rundir.create_sweep_dir(path, sweep, settings)
+    return settings
 
 
 def open_unfinished_sweep(path: str | Path) -> tuple[Sweep, dict[str, Any]]:
@@ -214,8 +224,7 @@ def run_script_sweep(sweep: Sweep, path: str | Path, chunk_size: int | None = No
             return None
         settings = spec.get("settings", {})
     else:
-        create_sweep(path, sweep, chunk_size)
-        settings = rundir.read_sweep_spec(path)["settings"]
+        settings = create_sweep(path, sweep, chunk_size)
     total = len(sweep.members()) * len(sweep.structures()) * sweep.config.training.n_epochs
     with tqdm(total=total, unit="network-epoch", dynamic_ncols=True) as bar:
         try:

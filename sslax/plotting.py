@@ -27,6 +27,13 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(fig: Any, path: Path) -> None:
+    """Lay out ``fig``, write it to ``path`` and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+
+
 def plot_loss_curves(run: Run, path: Path) -> None:
     """Loss and accuracy per epoch (training while training; validation after each epoch)."""
     plt = _pyplot()
@@ -47,9 +54,7 @@ def plot_loss_curves(run: Run, path: Path) -> None:
     ax_acc.set(xlabel="epoch", ylabel="accuracy [%]", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_confusion(run: Run, path: Path) -> None:
@@ -63,9 +68,7 @@ def plot_confusion(run: Run, path: Path) -> None:
     fig.colorbar(image, ax=ax, label="fraction of true class")
     ax.set(xlabel="true IPD [deg]", ylabel="estimated IPD [deg]",
            title=f"test confusion (accuracy {100 * float(run.test_eval.accuracy):.1f}%)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_ipd_histogram(run: Run, path: Path) -> None:
@@ -85,9 +88,7 @@ def plot_ipd_histogram(run: Run, path: Path) -> None:
     ax_joint.set(xlabel="true IPD [deg]", ylabel="estimated IPD [deg]",
                  title=f"MAE-A {float(run.test_eval.mae_a):.1f}°, "
                        f"MAE-B {float(run.test_eval.mae_b):.1f}°")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def save_figures(run: Run, folder: Path) -> list[Path]:
@@ -145,9 +146,7 @@ def plot_sweep_metric(dataset: Any, field: str, metric: str, path: Path) -> None
     ax.set(xlabel=display_label(field), ylabel=label,
            title=f"{label} vs {field} (mean ± std over {n_seeds} seeds)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _shown(field: str, value: Any) -> str:
@@ -204,9 +203,7 @@ def plot_conditions(values: dict[str, np.ndarray], path: Path, ylabel: str, titl
     ax.set_xticks(x, list(values), rotation=15)
     ax.set(ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_time_constant_histograms(taus: dict[str, np.ndarray], path: Path, title: str,
@@ -227,9 +224,7 @@ def plot_time_constant_histograms(taus: dict[str, np.ndarray], path: Path, title
         ax.set_xscale("log")
         ax.set(xlabel="τ [ms]", ylabel="units", title=label)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_grid_heatmap(mean: np.ndarray, std: np.ndarray, rows: tuple[str, list[str]],
@@ -251,6 +246,4 @@ def plot_grid_heatmap(mean: np.ndarray, std: np.ndarray, rows: tuple[str, list[s
     ax.set_yticks(range(len(rows[1])), rows[1])
     ax.set(xlabel=columns[0], ylabel=rows[0], title=title)
     fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)

@@ -333,7 +333,7 @@ def train_epoch(state: TrainState, data: Datasets, config: Config) -> TrainState
     # (one group of a sweep) would no longer share their sample order and batches.
     ran = run(state)
     kept = _where(state.stopped, state, ran)
-    return kept._replace(epoch=ran.epoch, key_data=state.key_data)
+    return kept._replace(**{name: getattr(ran, name) for name in GROUP_SHARED})
 
 
 def finish(state: TrainState, data: Datasets, config: Config,
@@ -407,6 +407,11 @@ def _status(state: TrainState) -> tuple[Array, Array]:
     return jnp.max(state.epoch), jnp.all(state.stopped)
 
 
+def epochs_done(state: TrainState) -> int:
+    """Epochs completed by the network(s) of ``state`` (a host sync)."""
+    return int(_status(state)[0])
+
+
 def epochs_left(state: TrainState, n_epochs: int) -> bool:
     """Whether any network of ``state`` still has epochs to run (a host sync)."""
     epoch, stopped = _status(state)
@@ -438,6 +443,12 @@ def drive_epochs(
 
 
 _datasets_jit = jax.jit(make_datasets)
+
+
+def datasets_from_seed(data_seed: int, config: Config) -> Datasets:
+    """The data sets of data seed ``data_seed`` (:func:`make_datasets`, compiled once per
+    structure)."""
+    return _datasets_jit(jax.random.key(data_seed), config)
 _init_jit = jax.jit(init_state)
 _epoch_jit = jax.jit(train_epoch, donate_argnums=0)
 _finish_jit = jax.jit(finish)
@@ -481,7 +492,7 @@ class Trainer:
         check_seed("seed", seed)
         check_seed("data_seed", data_seed)
         self.config, self.seed, self.data_seed = config, seed, data_seed
-        self.data = _datasets_jit(jax.random.key(data_seed), config)
+        self.data = datasets_from_seed(data_seed, config)
 
     def initial_state(self) -> TrainState:
         return _init_jit(jax.random.key(self.seed), self.config)
@@ -537,7 +548,7 @@ def fit(
 def evaluate_run(config: Config, params: Params, data_seed: int) -> tuple[Evaluation, Evaluation]:
     """Metrics of ``params`` on the training and test sets that ``data_seed`` generates
     (exactly the evaluation that training reports for its best parameters)."""
-    data = _datasets_jit(jax.random.key(data_seed), config)
+    data = datasets_from_seed(data_seed, config)
     return _evaluate_splits_jit(params, data, config)
 
 

@@ -40,7 +40,9 @@ from sslax.training import (
     Interrupted,
     TrainResult,
     TrainState,
+    datasets_from_seed,
     drive_epochs,
+    epochs_done,
     evaluate_splits,
     finish,
     init_state,
@@ -351,7 +353,7 @@ class _Runner:
 
     def _shared_data(self, config: Config) -> Any:
         if jax.process_count() == 1:  # generated once on one device (all its threads), copied
-            data = _make_datasets_jit(jax.random.key(self.sweep.data_seed), config)
+            data = datasets_from_seed(self.sweep.data_seed, config)
             return jax.device_put(data, self.replicated)
         key = _global_array(jax.random.key(self.sweep.data_seed), self.replicated)
         return jax.jit(make_datasets, out_shardings=self.replicated)(key, config)
@@ -391,11 +393,11 @@ class _Runner:
             self.on_progress(n_real * int(meta["epoch"]))
         else:
             state = init(keys, data, cfg)
-        self.schedule.written(_epoch_of(state))
+        self.schedule.written(epochs_done(state))
 
         def after_epoch(state: TrainState) -> None:
             self.on_progress(n_real)
-            epoch = _epoch_of(state)
+            epoch = epochs_done(state)
             if state_file is not None and self._agree(self.schedule.due(epoch)):
                 self._save_state(state_file, state, epoch)
 
@@ -404,7 +406,7 @@ class _Runner:
 
         state, interrupted = drive_epochs(state, lambda s: epoch_step(s, data, cfg), n_epochs,
                                           on_epoch=after_epoch, should_stop=stop)
-        epoch = _epoch_of(state)
+        epoch = epochs_done(state)
         if interrupted:
             if state_file is not None:
                 self._save_state(state_file, state, epoch)
@@ -436,17 +438,6 @@ class _Runner:
                               state, data, chunk.cfg)
 
 
-_make_datasets_jit = jax.jit(make_datasets)
-
-
-@jax.jit
-def _max_epoch(state: TrainState) -> jax.Array:
-    return jnp.max(state.epoch)
-
-
-def _epoch_of(state: TrainState) -> int:
-    """Epochs completed by the members of ``state`` (in lockstep), as a host integer."""
-    return int(_max_epoch(state))
 
 
 def _global_array(value: Any, sharding: NamedSharding) -> jax.Array:
