@@ -27,7 +27,14 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
-from sslax.config import Config, ConfigError, ConfigWarning, display_label, display_value
+from sslax.config import (
+    Config,
+    ConfigError,
+    ConfigWarning,
+    display_label,
+    display_value,
+    validation_deferred,
+)
 from sslax.fileio import FileFormatError, LeftoverWarning, OutputError
 from sslax.presets import PRESET_DESCRIPTIONS, PRESETS
 
@@ -139,9 +146,11 @@ def _check_seeds(seed: int, data_seed: int) -> None:
 def train_command(args: list[str]) -> int:
     _refuse_several_values(args)
     preset, rest = _pop_preset(args)
-    parsed = tyro.cli(TrainArgs, args=rest, prog="sslax train",
-                      default=TrainArgs(config=PRESETS[preset], preset=preset),
-                      config=(tyro.conf.OmitArgPrefixes,))
+    with validation_deferred():  # a bad value is reported below, in one line
+        parsed = tyro.cli(TrainArgs, args=rest, prog="sslax train",
+                          default=TrainArgs(config=PRESETS[preset], preset=preset),
+                          config=(tyro.conf.OmitArgPrefixes,))
+    parsed.config.validate()
     from sslax import experiments
 
     schedule = _schedule(parsed)

@@ -22,9 +22,11 @@ of a config inside a transformation does not run ``__init__`` and so is never va
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any, Literal, get_args
 
 import jax
@@ -55,6 +57,26 @@ Leaf = Any
 
 class ConfigError(ValueError):
     """A config field holds a value that is not allowed. The message names field and value."""
+
+
+_DEFERRED: list[bool] = [False]
+
+
+@contextlib.contextmanager
+def validation_deferred() -> Iterator[None]:
+    """Configs built in this block are not validated when constructed; the caller calls
+    :meth:`Config.validate` afterwards. A command-line parser builds the sections one by
+    one, and this lets the error of a bad value reach the caller rather than the parser."""
+    _DEFERRED.append(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.pop()
+
+
+def _validate_on_construction(config: Any, **kwargs: Any) -> None:
+    if not _DEFERRED[-1]:
+        config.validate(**kwargs)
 
 
 class ConfigWarning(UserWarning):
@@ -213,7 +235,7 @@ class StimulusConfig:
     n_classes: int = static(12)
 
     def __post_init__(self) -> None:
-        self.validate()
+        _validate_on_construction(self)
 
     @property
     def n_steps(self) -> int:
@@ -328,7 +350,7 @@ class NetworkConfig:
     init: Init = static("parity")
 
     def __post_init__(self) -> None:
-        self.validate()
+        _validate_on_construction(self)
 
     def validate(self) -> None:
         s = "network"
@@ -444,7 +466,7 @@ class TrainingConfig:
     spike_storage: SpikeStorage = static("bool")
 
     def __post_init__(self) -> None:
-        self.validate()
+        _validate_on_construction(self)
 
     @property
     def n_batches(self) -> int:
@@ -487,7 +509,7 @@ class Config:
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
 
     def __post_init__(self) -> None:
-        self.validate(sections=False)
+        _validate_on_construction(self, sections=False)
 
     def validate(self, sections: bool = True) -> Config:
         """Check every field (and cross-section constraints); return ``self``."""
