@@ -30,3 +30,47 @@ def parser(description: str, seeds: int, out: str) -> argparse.ArgumentParser:
 def sized(config: Config, smoke: bool) -> Config:
     """``config``, shrunk to the smoke-run sizes when ``smoke``."""
     return config.replace_fields(**SMOKE_SIZES) if smoke else config
+
+
+def mean_std(values) -> str:
+    """``"84.7 ± 1.1"``: mean ± std (over seeds) of ``values``."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.1f} ± {values.std():.1f}"
+
+
+def percent(dataset, metric: str, **selection):
+    """``100 × dataset[metric]`` at ``selection``, over seeds (accuracies in %)."""
+    cell = dataset[metric].sel(selection) if selection else dataset[metric]
+    return 100 * cell.values
+
+
+def run_and_load(sweep, folder: Path) -> tuple[float, list]:
+    """Run ``sweep`` into ``folder`` (or continue it, or only read it when it is complete),
+    then load it: the seconds this call took and the saved structures
+    (:func:`sslax.rundir.load_sweep`)."""
+    import time
+
+    from sslax.experiments import run_script_sweep
+    from sslax.rundir import load_sweep
+
+    start = time.perf_counter()
+    run_script_sweep(sweep, folder)
+    seconds = time.perf_counter() - start
+    return seconds, load_sweep(folder)[1]
+
+
+def figures_folder(out: Path) -> Path:
+    """``OUT/figures``, created if needed."""
+    folder = out / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_summary(out: Path, summary: dict, contents: str) -> None:
+    """Write ``OUT/summary.json`` and say where everything is."""
+    import json
+
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(f"saved to {out}/ ({contents}, summary.json)")

@@ -1,8 +1,9 @@
 """sslax: spiking neural networks for sound localisation, in JAX.
 
 The public face; the modules, bottom to top, are ``config``, ``stimulus``, ``surrogate``,
-``constraints``, ``neurons``, ``network``, ``metrics``, ``training``, ``checkpoint``,
-``sweep``, then ``rundir``, ``plotting``, ``experiments`` and ``cli`` (docs/design.md).
+``constraints``, ``neurons``, ``synapses``, ``regularisers``, ``network``, ``metrics``,
+``training``, ``checkpoint``, ``sweep``, then ``rundir``, ``plotting``, ``experiments`` and
+``cli`` (docs/design.md).
 """
 
 from sslax.config import Config, ConfigError, NetworkConfig, StimulusConfig, TrainingConfig

@@ -36,11 +36,13 @@ PhaseOffset = Literal["per_dataset", "per_sample", "per_epoch"]
 Surrogate = Literal["sigmoid", "superspike"]
 UpdateOrder = Literal["parity", "textbook"]
 Reset = Literal["multiplicative", "subtractive"]
-Readout = Literal["mean", "sum", "max"]
+Readout = Literal["mean", "sum", "max", "spike_count"]
 Init = Literal["parity", "output_fan_in", "fan_in"]
 DataMode = Literal["fixed", "fresh"]
 SpikeStorage = Literal["bool", "bits"]
-Neuron = Literal["lif"]
+Neuron = Literal["lif", "adaptive"]
+Synapse = Literal["instant", "filter_and_fire"]
+RateRegulariser = Literal["none", "band", "above_lower", "original"]
 Dale = Literal["none", "abs", "softplus"]
 Placement = Literal["random", "contiguous"]
 TauDistribution = Literal["homogeneous", "log_uniform", "gamma"]
@@ -283,7 +285,24 @@ class NetworkConfig:
 
     Attributes:
         n_hidden: number of hidden units N_h.
-        neuron: hidden neuron model: lif (leaky integrate-and-fire).
+        neuron: hidden neuron model: lif (leaky integrate-and-fire) or adaptive (LIF whose
+            threshold ϑ + β·θ rises after each spike: θ ← ρθ + (1 − ρ)s, ρ = exp(−dt/τ_θ)).
+        adaptation_strength: adaptive only: β, the threshold increase per unit of θ
+            (dimensionless; 0 makes the adaptive neuron a LIF neuron).
+        tau_adaptation: adaptive only: τ_θ, time constant of the threshold variable θ [s].
+            None: the same as tau_hidden (as the original).
+        synapse: how input spikes reach the hidden units: instant (one weight per synapse,
+            the current is x_t·W) or filter_and_fire (each input reaches each hidden unit
+            through `contacts` contacts, each with its own weight and a fixed
+            double-exponential PSP kernel; time constants drawn per network seed).
+        contacts: filter_and_fire only: contacts M per input and hidden unit.
+        psp_tau_rise_min: filter_and_fire only: PSP rise times are drawn uniformly from
+            [psp_tau_rise_min, psp_tau_rise_max] [s].
+        psp_tau_rise_max: see psp_tau_rise_min [s].
+        psp_tau_decay_min: filter_and_fire only: PSP decay times are drawn uniformly from
+            [psp_tau_decay_min, psp_tau_decay_max] [s], and raised to 1.5 × the rise time
+            where they are shorter.
+        psp_tau_decay_max: see psp_tau_decay_min [s].
         tau_hidden: hidden membrane time constant τ [s]; decay a = exp(−dt/τ). A number, or
             one value per hidden unit. With a tau_hidden_distribution it is the mean.
         tau_output: output (leaky-integrator) time constant [s]. None: the same as
@@ -318,8 +337,10 @@ class NetworkConfig:
             one step later; the original) or textbook (update, then spike, then an immediate
             reset).
         reset: multiplicative (to zero) or subtractive (minus the threshold).
-        readout: how output membranes u_t become class scores: mean over time (the original),
-            sum over time, or max over time.
+        readout: how the output layer gives class scores: mean over time of the
+            leaky-integrator membranes u_t (the original), their sum or their max over
+            time, or spike_count (the output units are LIF neurons; the score is their
+            spike count divided by the number of steps).
         init: weight initialisation, U(±b): parity (b = 1/√N_h for the input weights and
             1/√N_c for the output weights, PyTorch's fan-in of an (in, out) tensor, as most
             notebooks), output_fan_in (b = 1/√N_c for both, as the starting notebook) or
@@ -328,6 +349,14 @@ class NetworkConfig:
 
     n_hidden: int = static(30)
     neuron: Neuron = static("lif")
+    adaptation_strength: float = 1.0
+    tau_adaptation: float | None = None
+    synapse: Synapse = static("instant")
+    contacts: int = static(3)
+    psp_tau_rise_min: float = 1e-3
+    psp_tau_rise_max: float = 16e-3
+    psp_tau_decay_min: float = 8e-3
+    psp_tau_decay_max: float = 30e-3
     tau_hidden: float = 5e-3
     tau_output: float | None = None
     tau_hidden_distribution: TauDistribution = static("homogeneous")
@@ -356,6 +385,20 @@ class NetworkConfig:
         s = "network"
         _check_int(s, "n_hidden", self.n_hidden, lo=1)
         _check_choice(s, "neuron", self.neuron, Neuron)
+        _check_number(s, "adaptation_strength", self.adaptation_strength, lo=0.0)
+        if self.tau_adaptation is not None:
+            _check_number(s, "tau_adaptation", self.tau_adaptation, lo=0.0, lo_open=True,
+                          what="seconds")
+        _check_choice(s, "synapse", self.synapse, Synapse)
+        _check_int(s, "contacts", self.contacts, lo=1)
+        for name in ("psp_tau_rise_min", "psp_tau_rise_max", "psp_tau_decay_min",
+                     "psp_tau_decay_max"):
+            _check_number(s, name, getattr(self, name), lo=0.0, lo_open=True, what="seconds")
+        for kind in ("rise", "decay"):
+            lo = _concrete(getattr(self, f"psp_tau_{kind}_min"))
+            hi = _concrete(getattr(self, f"psp_tau_{kind}_max"))
+            if lo is not None and hi is not None and lo > hi:
+                _fail(s, f"psp_tau_{kind}_min", lo, f"must be <= psp_tau_{kind}_max = {hi}")
         _check_number(s, "tau_hidden", self.tau_hidden, lo=0.0, lo_open=True, what="seconds")
         _check_per_unit(s, "tau_hidden", self.tau_hidden, self.n_hidden, "hidden units")
         if self.tau_output is not None:
@@ -408,6 +451,11 @@ class NetworkConfig:
         return jax.numpy.mean(jax.numpy.asarray(self.tau_hidden))
 
     @property
+    def tau_threshold(self) -> Any:
+        """The adaptive threshold's time constant actually used [s] (see tau_adaptation)."""
+        return self.tau_hidden if self.tau_adaptation is None else self.tau_adaptation
+
+    @property
     def fraction_inputs(self) -> Any:
         """Fraction of inhibitory input fibres under Dale's law."""
         return (self.inhibitory_fraction if self.inhibitory_fraction_inputs is None
@@ -452,6 +500,23 @@ class TrainingConfig:
             fewer epochs than patience it never fires.
         spike_storage: how data sets hold spikes: bool (a byte per spike slot; fastest) or
             bits (bit-packed, 8× smaller, about 20 % slower training on a CPU).
+        rate_regulariser: a penalty on the hidden units' firing rates r_m (spikes per second
+            over the batch), added to the training loss as rate_penalty · ln(N_c) · mean_m
+            L_m with d = rate_upper − rate_lower: none; band (L_m = ((rate_lower − r_m)/d)²
+            below the band, ((r_m − rate_upper)/d)² above it, 0 inside); above_lower
+            (L_m = ((r_m − rate_lower)/d)² above rate_lower, else 0: the published
+            formula); original (above_lower divided once more by N_h, as the published
+            code computed it).
+        rate_penalty: strength of the rate regulariser (1 = the published scale).
+        rate_lower: lower edge of the rate band r₋ [Hz].
+        rate_upper: upper edge of the rate band r₊ [Hz].
+        dropout_hidden: while training, drop each hidden spike (per unit, sample and step)
+            with this probability and scale the kept ones by 1/(1 − p). None: off. (0 also
+            drops nothing but draws the masks: use it in a sweep over rates that
+            includes 0.)
+        dropout_connections: while training, drop each synapse of both weight matrices
+            with this probability for one Adam step (one mask per batch) and scale the
+            kept ones by 1/(1 − p). None: off.
     """
 
     n_epochs: int = static(50)
@@ -464,6 +529,12 @@ class TrainingConfig:
     data_mode: DataMode = static("fixed")
     patience: int = static(10)
     spike_storage: SpikeStorage = static("bool")
+    rate_regulariser: RateRegulariser = static("none")
+    rate_penalty: float = 1.0
+    rate_lower: float = 100.0
+    rate_upper: float = 200.0
+    dropout_hidden: float | None = None
+    dropout_connections: float | None = None
 
     def __post_init__(self) -> None:
         _validate_on_construction(self)
@@ -495,6 +566,18 @@ class TrainingConfig:
                           lo_open=True)
         _check_choice(s, "data_mode", self.data_mode, DataMode)
         _check_choice(s, "spike_storage", self.spike_storage, SpikeStorage)
+        _check_choice(s, "rate_regulariser", self.rate_regulariser, RateRegulariser)
+        _check_number(s, "rate_penalty", self.rate_penalty, lo=0.0)
+        _check_number(s, "rate_lower", self.rate_lower, lo=0.0, what="Hz")
+        _check_number(s, "rate_upper", self.rate_upper, lo=0.0, what="Hz")
+        lower, upper = _concrete(self.rate_lower), _concrete(self.rate_upper)
+        if lower is not None and upper is not None and upper <= lower:
+            _fail(s, "rate_upper", self.rate_upper,
+                  f"must be larger than rate_lower = {self.rate_lower} Hz")
+        for name in ("dropout_hidden", "dropout_connections"):
+            if getattr(self, name) is not None:
+                _check_number(s, name, getattr(self, name), lo=0.0, hi=1.0, hi_open=True,
+                              what="a probability")
         if self.patience > 0 and self.n_valid == 0:
             _fail(s, "patience", self.patience,
                   "early stopping needs a validation set: set n_valid > 0 or patience = 0")
@@ -600,6 +683,13 @@ DISPLAY_UNITS: dict[str, tuple[str, float]] = {
     "frequency": ("Hz", 1.0),
     "rate_max": ("Hz", 1.0),
     "phase_jitter": ("rad", 1.0),
+    "tau_adaptation": ("ms", 1e3),
+    "psp_tau_rise_min": ("ms", 1e3),
+    "psp_tau_rise_max": ("ms", 1e3),
+    "psp_tau_decay_min": ("ms", 1e3),
+    "psp_tau_decay_max": ("ms", 1e3),
+    "rate_lower": ("Hz", 1.0),
+    "rate_upper": ("Hz", 1.0),
 }
 
 

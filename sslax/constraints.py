@@ -77,7 +77,8 @@ _MAGNITUDES: dict[str, Bijector] = {
 
 
 def dale(signs: ArrayLike, magnitude: str = "abs") -> Bijector:
-    """Dale's law for a weight matrix [presynaptic, postsynaptic]: W_eff = g(W)·sign[:, None].
+    """Dale's law for weights [presynaptic, ...]: W_eff = g(W)·sign, the sign of each
+    presynaptic unit broadcast over the other axes (postsynaptic units, contacts).
 
     Args:
         signs: +1 (excitatory) or −1 (inhibitory) per presynaptic unit, [presynaptic].
@@ -89,9 +90,19 @@ def dale(signs: ArrayLike, magnitude: str = "abs") -> Bijector:
     if magnitude not in _MAGNITUDES:
         raise ValueError(f"magnitude = {magnitude!r}: choose one of {', '.join(_MAGNITUDES)}")
     g = _MAGNITUDES[magnitude]
-    column = jnp.asarray(signs)[:, None]
-    return Bijector(lambda raw: g.forward(raw) * column.astype(raw.dtype),
-                    lambda value: g.inverse(jnp.abs(value)))
+    signs = jnp.asarray(signs)
+
+    def forward(raw: Array) -> Array:
+        return g.forward(raw) * presynaptic(signs, raw.ndim).astype(raw.dtype)
+
+    return Bijector(forward, lambda value: g.inverse(jnp.abs(value)))
+
+
+def presynaptic(values: ArrayLike, ndim: int) -> Array:
+    """Per-presynaptic-unit ``values`` [presynaptic] shaped to broadcast over an array of
+    ``ndim`` axes whose first axis is the presynaptic one."""
+    values = jnp.asarray(values)
+    return values.reshape(values.shape + (1,) * (ndim - 1))
 
 
 def positive(kind: str = "log", scale: float = 1e-3) -> Bijector:

@@ -10,7 +10,9 @@ dynamics use; :func:`network_values` is the one place where that happens, and
 ==============  ==========================  =========================================
 quantity         stored                      constrained value
 ==============  ==========================  =========================================
-w_in, w_out      trained (raw)               W, or g(W)·sign under Dale's law
+w_in, w_out      trained (raw)               W, or g(W)·sign under Dale's law; w_in is
+                                             [inputs, hidden] or, with filter-and-fire
+                                             synapses, [inputs, hidden, contacts]
 tau_hidden       trained when learned,       τ [s], by exp or softplus of the raw value;
                  fixed when drawn per unit,  a fixed per-unit τ is stored as it is;
                  else the config's value     the config's value is read from the config
@@ -18,15 +20,26 @@ tau_output       trained when learned,       as tau_hidden
                  else the config's value
 sign_in,         fixed (Dale's law)          +1 excitatory / −1 inhibitory per
 sign_out                                     presynaptic unit
+psp_tau_rise,    fixed (filter-and-fire)     PSP kernel time constants [s] of each
+psp_tau_decay                                contact, [hidden, contacts]
 ==============  ==========================  =========================================
 
+The forward pass is a composition of one choice from each of three tables, each entry an
+implementation of one interface, so that a new variant is a new entry:
+
+- :data:`SYNAPSES` (``network.synapse``): input spikes → hidden input currents;
+- :data:`NEURONS` (``network.neuron``): the hidden neuron model and its parameters;
+- :data:`READOUTS` (``network.readout``): hidden spikes → output layer → class scores.
+
 Weights are stored (in, out) and applied once over the whole sequence (one matrix product
-for all time steps: the input does not depend on the state).
+for all time steps: the input does not depend on the state). Training-time stochastic terms
+(dropout, :mod:`sslax.regularisers`) act only when :func:`forward` gets a key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -36,10 +49,12 @@ from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import Float, Int
 
-from sslax import constraints
+from sslax import constraints, regularisers, synapses
 from sslax.config import Config, Leaf, NetworkConfig
 from sslax.neurons import (
     LIF,
+    AdaptiveLIF,
+    AdaptiveParams,
     LIFParams,
     NeuronModel,
     decay,
@@ -50,7 +65,7 @@ from sslax.neurons import (
 
 # Sub-streams of the network key's initialisation part (fold_in tags), so that adding a
 # randomly drawn constant never changes the weights drawn before it.
-_SIGNS_STREAM, _TAU_STREAM = 1, 2
+_SIGNS_STREAM, _TAU_STREAM, _PSP_STREAM = 1, 2, 3
 
 
 @struct.dataclass
@@ -70,7 +85,8 @@ class NetworkValues(NamedTuple):
     """The constrained values the dynamics use.
 
     Attributes:
-        w_in: effective input → hidden weights [inputs, hidden].
+        w_in: effective input → hidden weights [inputs, hidden] (filter-and-fire:
+            [inputs, hidden, contacts]).
         w_out: effective hidden → output weights [hidden, classes].
         tau_hidden: hidden time constant(s) [s], a number or [hidden].
         tau_output: output time constant(s) [s], a number or [classes].
@@ -173,6 +189,11 @@ def draw_fixed(key: Array, config: Config) -> dict[str, Array]:
                                                    net.inhibitory_placement)
     if net.tau_hidden_distribution != "homogeneous":
         fixed["tau_hidden"] = draw_time_constants(jax.random.fold_in(key, _TAU_STREAM), net)
+    if net.synapse == "filter_and_fire":
+        fixed["psp_tau_rise"], fixed["psp_tau_decay"] = synapses.psp_time_constants(
+            jax.random.fold_in(key, _PSP_STREAM), (net.n_hidden, net.contacts),
+            (net.psp_tau_rise_min, net.psp_tau_rise_max),
+            (net.psp_tau_decay_min, net.psp_tau_decay_max))
     return fixed
 
 
@@ -195,7 +216,8 @@ def draw_time_constants(key: Array, network: NetworkConfig) -> Float[Array, " hi
 def initial_values(key: Array, fixed: dict[str, Array], config: Config) -> dict[str, Array]:
     """Constrained initial values of the trained quantities.
 
-    Weights: U(−b, b) (:func:`weight_bounds`); under Dale's law |U(−b, b)|·sign, so a unit's
+    Weights: U(−b, b) (:func:`weight_bounds`), each contact of a filter-and-fire synapse
+    too; under Dale's law |U(−b, b)|·sign, so a unit's
     outgoing magnitudes have the same distribution U(0, b) as without the constraint and an
     excitatory-only network starts with mean weight b/2 (the original's choice: |W| of the
     usual initialisation). Learned time constants start at their fixed value: the config's
@@ -205,11 +227,13 @@ def initial_values(key: Array, fixed: dict[str, Array], config: Config) -> dict[
     b_in, b_out = weight_bounds(config)
     n_in, n_hidden, n_out = config.stimulus.n_inputs, net.n_hidden, config.stimulus.n_classes
     k_in, k_out = jax.random.split(key)
-    values = {"w_in": jax.random.uniform(k_in, (n_in, n_hidden), minval=-b_in, maxval=b_in),
+    shape_in = (n_in, n_hidden) if net.synapse == "instant" else (n_in, n_hidden, net.contacts)
+    values = {"w_in": jax.random.uniform(k_in, shape_in, minval=-b_in, maxval=b_in),
               "w_out": jax.random.uniform(k_out, (n_hidden, n_out), minval=-b_out, maxval=b_out)}
     if net.dale != "none":
-        values["w_in"] = jnp.abs(values["w_in"]) * fixed["sign_in"][:, None]
-        values["w_out"] = jnp.abs(values["w_out"]) * fixed["sign_out"][:, None]
+        for name, sign in (("w_in", "sign_in"), ("w_out", "sign_out")):
+            values[name] = jnp.abs(values[name]) * constraints.presynaptic(
+                fixed[sign], values[name].ndim)
     per_unit = net.learned_tau_shape == "unit"
     real = values["w_in"].dtype
     if net.learns_tau_hidden:
@@ -244,50 +268,144 @@ def params_from_values(values: dict[str, ArrayLike], fixed: dict[str, Array],
 
 
 # ---------------------------------------------------------------------------------------------
-# the hidden neuron model and the readouts
+# synapses: input spikes → hidden input currents
 # ---------------------------------------------------------------------------------------------
+
+
+def _instant_synapses(spikes: Array, values: NetworkValues, fixed: dict[str, Array],
+                      config: Config) -> Array:
+    return jnp.einsum("tbi,ih->tbh", spikes, values.w_in)
+
+
+def _filter_and_fire_synapses(spikes: Array, values: NetworkValues, fixed: dict[str, Array],
+                              config: Config) -> Array:
+    return synapses.filter_and_fire_current(spikes, values.w_in, fixed["psp_tau_rise"],
+                                            fixed["psp_tau_decay"], config.stimulus.dt)
+
+
+#: synapse name → function(spikes, values, fixed, config) -> hidden input current
+#: [time, batch, hidden] (``network.synapse``).
+SYNAPSES: dict[str, Callable[..., Array]] = {
+    "instant": _instant_synapses,
+    "filter_and_fire": _filter_and_fire_synapses,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the hidden neuron model
+# ---------------------------------------------------------------------------------------------
+
+
+def _lif_layer(values: NetworkValues, config: Config) -> tuple[NeuronModel, Any]:
+    net = config.network
+    return (LIF(net.surrogate, net.update_order, net.reset),
+            LIFParams(decay(values.tau_hidden, config.stimulus.dt), net.threshold,
+                      net.surrogate_slope))
+
+
+def _adaptive_layer(values: NetworkValues, config: Config) -> tuple[NeuronModel, Any]:
+    net, dt = config.network, config.stimulus.dt
+    tau_threshold = values.tau_hidden if net.tau_adaptation is None else net.tau_adaptation
+    return (AdaptiveLIF(net.surrogate, net.update_order, net.reset),
+            AdaptiveParams(decay(values.tau_hidden, dt), decay(tau_threshold, dt),
+                           net.adaptation_strength, net.threshold, net.surrogate_slope))
+
+
+#: neuron name → function(values, config) -> (model, model parameters) (``network.neuron``).
+NEURONS: dict[str, Callable[[NetworkValues, Config], tuple[NeuronModel, Any]]] = {
+    "lif": _lif_layer,
+    "adaptive": _adaptive_layer,
+}
 
 
 def hidden_layer(values: NetworkValues, config: Config) -> tuple[NeuronModel, Any]:
     """The hidden layer's neuron model and its parameters under ``config``."""
-    net = config.network
-    model = LIF(net.surrogate, net.update_order, net.reset)
-    return model, LIFParams(decay(values.tau_hidden, config.stimulus.dt), net.threshold,
-                            net.surrogate_slope)
+    return NEURONS[config.network.neuron](values, config)
+
+
+# ---------------------------------------------------------------------------------------------
+# readouts: hidden spikes → output layer → class scores
+# ---------------------------------------------------------------------------------------------
+
+#: What a readout gets besides the hidden layer: a function applied to the hidden spike
+#: train before the output layer sees it (training-time dropout), or ``None``.
+SpikeTransform = Callable[[Array], Array] | None
+
+
+def _hidden_spikes(model: NeuronModel, model_params: Any, h: Array) -> Array:
+    return run_layer(model, model_params, h, jnp.zeros(h.shape[0], h.dtype))[0]
 
 
 def _time_weighted_readout(scale: Callable[[int], float]) -> Callable[..., Outputs]:
     def readout(model: NeuronModel, model_params: Any, h: Array, values: NetworkValues,
-                config: Config) -> Outputs:
+                config: Config, transform: SpikeTransform = None) -> Outputs:
         n_steps = config.stimulus.n_steps
         a_out = decay(values.tau_output, config.stimulus.dt)
         weights = mean_membrane_weights(a_out, n_steps, h.dtype) * scale(n_steps)
-        if weights.ndim == 1:  # one output τ: the hidden layer sums its spikes with weights
+        if weights.ndim == 1 and transform is None:
+            # one output τ: the hidden layer sums its spikes with these weights as it goes
             hidden, weighted_count = run_layer(model, model_params, h, weights)
             return Outputs(weighted_count @ values.w_out, hidden, None)
+        hidden = _hidden_spikes(model, model_params, h)
+        seen = hidden if transform is None else transform(hidden)
+        if weights.ndim == 1:
+            return Outputs(jnp.einsum("t,tbh->bh", weights, seen) @ values.w_out, hidden, None)
         # one τ per output unit: weights [time, classes]
-        hidden = run_layer(model, model_params, h, jnp.zeros(h.shape[0], h.dtype))[0]
-        scores = jnp.einsum("tbh,hc,tc->bc", hidden, values.w_out, weights)
+        scores = jnp.einsum("tbh,hc,tc->bc", seen, values.w_out, weights)
         return Outputs(scores, hidden, None)
 
     return readout
 
 
 def _max_readout(model: NeuronModel, model_params: Any, h: Array, values: NetworkValues,
-                 config: Config) -> Outputs:
-    hidden = run_layer(model, model_params, h, jnp.zeros(h.shape[0], h.dtype))[0]
-    membranes = leaky_integrator(jnp.einsum("tbh,hc->tbc", hidden, values.w_out),
+                 config: Config, transform: SpikeTransform = None) -> Outputs:
+    hidden = _hidden_spikes(model, model_params, h)
+    seen = hidden if transform is None else transform(hidden)
+    membranes = leaky_integrator(jnp.einsum("tbh,hc->tbc", seen, values.w_out),
                                  a=decay(values.tau_output, config.stimulus.dt))
     return Outputs(jnp.max(membranes, axis=0), hidden, membranes)
 
 
-#: readout name → function(model, model_params, h, values, config) -> Outputs. ``mean`` and
-#: ``sum`` sum the linear output layer in closed form (equal to its scan in exact arithmetic).
+def output_neurons(values: NetworkValues, config: Config) -> tuple[NeuronModel, LIFParams]:
+    """The spiking output layer of the ``spike_count`` readout: LIF units with the hidden
+    layer's update order, reset, threshold and surrogate, and the output time constant."""
+    net = config.network
+    return (LIF(net.surrogate, net.update_order, net.reset),
+            LIFParams(decay(values.tau_output, config.stimulus.dt), net.threshold,
+                      net.surrogate_slope))
+
+
+def _spike_count_readout(model: NeuronModel, model_params: Any, h: Array,
+                         values: NetworkValues, config: Config,
+                         transform: SpikeTransform = None) -> Outputs:
+    hidden = _hidden_spikes(model, model_params, h)
+    seen = hidden if transform is None else transform(hidden)
+    out_model, out_params = output_neurons(values, config)
+    n_steps = config.stimulus.n_steps
+    currents = jnp.einsum("tbh,hc->tbc", seen, values.w_out)
+    _, scores = run_layer(out_model, out_params, currents,
+                          jnp.full(n_steps, 1.0 / n_steps, h.dtype))
+    return Outputs(scores, hidden, None)
+
+
+#: readout name → function(model, model_params, h, values, config, transform=None) ->
+#: Outputs (``network.readout``). ``mean`` and ``sum`` sum the linear output layer in
+#: closed form (equal to its scan in exact arithmetic); ``spike_count`` scores are spikes
+#: per step of LIF output units.
 READOUTS: dict[str, Callable[..., Outputs]] = {
     "mean": _time_weighted_readout(lambda n_steps: 1.0),
     "sum": _time_weighted_readout(lambda n_steps: float(n_steps)),
     "max": _max_readout,
+    "spike_count": _spike_count_readout,
 }
+
+
+def _with_dropped_connections(key: Array, values: NetworkValues,
+                              config: Config) -> NetworkValues:
+    rate = config.training.dropout_connections
+    k_in, k_out = jax.random.split(key)
+    return values._replace(w_in=regularisers.dropout(k_in, values.w_in, rate),
+                           w_out=regularisers.dropout(k_out, values.w_out, rate))
 
 
 def forward(
@@ -299,19 +417,34 @@ def forward(
     """Simulate the network on time-major input spikes and read out class scores.
 
     Readouts (``config.network.readout``): ``mean`` = mean_t u_t (the original),
-    ``sum`` = Σ_t u_t, ``max`` = max_t u_t. ``key`` feeds stochastic terms (none of the
-    current options uses it; a deterministic network ignores it).
+    ``sum`` = Σ_t u_t, ``max`` = max_t u_t, ``spike_count`` = spikes per step of LIF output
+    units. ``key``: the randomness of training-time terms — connection and hidden-spike
+    dropout when the config asks for them. Without a key (evaluation) the network is
+    deterministic; a config without dropout ignores the key.
     """
     values = network_values(params, config)
-    h = jnp.einsum("tbi,ih->tbh", jnp.asarray(spikes), values.w_in)
+    tr = config.training
+    transform: SpikeTransform = None
+    if key is not None:
+        k_connections, k_hidden = jax.random.split(key)
+        if tr.dropout_connections is not None:
+            values = _with_dropped_connections(k_connections, values, config)
+        if tr.dropout_hidden is not None:
+            transform = partial(regularisers.dropout, k_hidden, rate=tr.dropout_hidden)
+    h = SYNAPSES[config.network.synapse](jnp.asarray(spikes), values, params.fixed, config)
     model, model_params = hidden_layer(values, config)
-    return READOUTS[config.network.readout](model, model_params, h, values, config)
+    return READOUTS[config.network.readout](model, model_params, h, values, config, transform)
 
 
 def output_membranes(
     params: Params, spikes: Float[ArrayLike, "time batch inputs"], config: Config
 ) -> Float[Array, "time batch classes"]:
-    """The full output membrane trace u_0 … u_{T−1} (for plots and analysis)."""
+    """The full output membrane trace u_0 … u_{T−1} of the leaky-integrator output layer
+    (for plots and analysis; the ``spike_count`` readout has spiking output units instead:
+    see :func:`output_spikes`)."""
+    if config.network.readout == "spike_count":
+        raise ValueError("the spike_count readout has spiking output units: use "
+                         "output_spikes")
     out = forward(params, spikes, config)
     if out.membranes is not None:
         return out.membranes
@@ -319,6 +452,21 @@ def output_membranes(
     a_out = decay(values.tau_output, config.stimulus.dt)
     return leaky_integrator(jnp.einsum("tbh,hc->tbc", out.hidden_spikes, values.w_out),
                             a=a_out)
+
+
+def output_spikes(
+    params: Params, spikes: Float[ArrayLike, "time batch inputs"], config: Config
+) -> Float[Array, "time batch classes"]:
+    """The output units' spike train of the ``spike_count`` readout [time, batch, classes]."""
+    if config.network.readout != "spike_count":
+        raise ValueError(f"readout {config.network.readout!r} has non-spiking output units: "
+                         f"use output_membranes")
+    values = network_values(params, config)
+    hidden = forward(params, spikes, config).hidden_spikes
+    model, model_params = output_neurons(values, config)
+    n_steps = config.stimulus.n_steps
+    currents = jnp.einsum("tbh,hc->tbc", hidden, values.w_out)
+    return run_layer(model, model_params, currents, jnp.zeros(n_steps, currents.dtype))[0]
 
 
 def cross_entropy(scores: Float[Array, "batch classes"], labels: Int[ArrayLike, " batch"]) -> Array:
@@ -334,13 +482,22 @@ def loss_fn(
     config: Config,
     key: Array | None = None,
 ) -> tuple[Array, Outputs]:
-    """Training loss (cross-entropy of the readout) and the forward outputs.
+    """Training loss and the forward outputs: the cross-entropy of the readout, plus the
+    rate penalty on the hidden units when ``training.rate_regulariser`` asks for one
+    (:func:`sslax.regularisers.rate_penalty`).
 
-    ``key`` is a fresh key per training step for stochastic terms; deterministic configs
-    ignore it, so their results do not depend on it.
+    ``key`` is a fresh key per training step for stochastic terms (dropout); deterministic
+    configs ignore it, so their results do not depend on it.
     """
     out = forward(params, spikes, config, key)
-    return cross_entropy(out.scores, labels), out
+    loss = cross_entropy(out.scores, labels)
+    tr = config.training
+    if tr.rate_regulariser != "none":
+        rates = regularisers.firing_rates(out.hidden_spikes, config.stimulus.duration)
+        loss = loss + regularisers.rate_penalty(
+            rates, strength=tr.rate_penalty, lower=tr.rate_lower, upper=tr.rate_upper,
+            form=tr.rate_regulariser, n_classes=config.stimulus.n_classes)
+    return loss, out
 
 
 def predict(scores: Float[Array, "batch classes"]) -> Int[Array, " batch"]:

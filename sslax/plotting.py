@@ -50,7 +50,7 @@ def plot_loss_curves(run: Run, path: Path) -> None:
             ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
     ax_acc.axhline(100 / run.config.stimulus.n_classes, color="k", linestyle="--",
                    linewidth=0.8, label="chance")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_loss.set(xlabel="epoch", ylabel="loss (cross-entropy + any penalty)", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy [%]", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.legend(fontsize=8)
@@ -182,18 +182,30 @@ def save_sweep_figures(dataset: Any, folder: Path, tag: str = "all") -> list[Pat
 
 def plot_conditions(values: dict[str, np.ndarray], path: Path, ylabel: str, title: str,
                     published: dict[str, float] | None = None,
-                    chance: float | None = None) -> None:
+                    chance: float | None = None,
+                    train: dict[str, np.ndarray] | None = None) -> None:
     """One bar per condition (mean ± std over seeds, the seeds as dots), with the published
-    value of a condition as a marker where there is one."""
+    value of a condition as a marker where there is one. With ``train`` (training-set values of
+    some or all of the conditions) those get a training bar beside their test bar."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(1.6 * len(values) + 2, 4))
     x = np.arange(len(values))
-    for i, seeds in enumerate(values.values()):
-        seeds = np.asarray(seeds, dtype=float)
-        ax.bar(i, seeds.mean(), yerr=seeds.std(), capsize=4, color="C0", alpha=0.6)
-        ax.scatter(np.full(seeds.shape, i) + np.linspace(-0.15, 0.15, seeds.size), seeds,
-                   s=10, color="k", zorder=3)
-    marked = [(i, published[label]) for i, label in enumerate(values)
+    series = [("test", values, 0.0, "C0")] if train is None else [
+        ("train", train, -0.2, "C7"), ("test", values, 0.2, "C0")]
+    width = 0.8 if train is None else 0.4
+    labels = list(values)
+    for name, data, offset, colour in series:
+        for label, seeds in data.items():
+            i = labels.index(label)
+            seeds = np.asarray(seeds, dtype=float)
+            ax.bar(i + offset, seeds.mean(), width=width, yerr=seeds.std(), capsize=4,
+                   color=colour, alpha=0.6, label=name if label == next(iter(data))
+                   and train is not None else None)
+            spread = np.linspace(-0.3, 0.3, seeds.size) * width
+            ax.scatter(np.full(seeds.shape, i + offset) + spread, seeds, s=10, color="k",
+                       zorder=3)
+    test_offset = series[-1][2]
+    marked = [(i + test_offset, published[label]) for i, label in enumerate(values)
               if published and label in published]
     if marked:
         ax.scatter(*zip(*marked, strict=True), marker="D", s=50, color="C3", zorder=4,
@@ -246,4 +258,26 @@ def plot_grid_heatmap(mean: np.ndarray, std: np.ndarray, rows: tuple[str, list[s
     ax.set_yticks(range(len(rows[1])), rows[1])
     ax.set(xlabel=columns[0], ylabel=rows[0], title=title)
     fig.colorbar(image, ax=ax)
+    _save(fig, path)
+
+
+def plot_unit_rates(rates: dict[str, np.ndarray], path: Path, title: str,
+                    band: tuple[float, float] | None = None) -> None:
+    """Firing rate of every hidden unit [Hz], one panel per label with one column of dots
+    per network ([networks, hidden] arrays), and the rate band shaded."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(rates), figsize=(4.5 * len(rates), 3.8), squeeze=False,
+                             sharey=True)
+    for ax, (label, values) in zip(axes[0], rates.items(), strict=True):
+        values = np.asarray(values, dtype=float)
+        for i, row in enumerate(values):
+            ax.scatter(np.full(row.shape, i + 1), row, s=12, color="C0", alpha=0.7)
+        if band is not None:
+            ax.axhspan(*band, color="C2", alpha=0.15,
+                       label=f"r₋–r₊ = {band[0]:g}–{band[1]:g} Hz")
+            ax.legend(fontsize=8)
+        ax.set(xlabel="network", title=label)
+        ax.set_xticks(range(1, len(values) + 1))
+    axes[0][0].set_ylabel("hidden unit firing rate [Hz]")
+    fig.suptitle(title)
     _save(fig, path)

@@ -420,8 +420,9 @@ def write_sweep_results(folder: Path, results: Sequence[SweepResult],
     Layout: ``sweep.json`` (the sweep, how it ran, timings), ``metrics.csv`` (one row per
     member: structural values, seed, swept values, final train/test metrics), ``history.csv``
     (one row per member and epoch), and per structure ``dataset-TAG.json`` (the xarray
-    Dataset, ``xarray.Dataset.from_dict`` reads it) and ``params-TAG.npz`` (stacked best and
-    final parameters, leading axis = members in ``metrics.csv`` order). Swept fields with a
+    Dataset, per-unit values included; ``xarray.Dataset.from_dict`` reads it) and
+    ``params-TAG.npz`` (stacked best and final parameters, leading axis = members in
+    ``metrics.csv`` order). Swept fields with a
     unit appear in the CSVs as ``NAME_UNIT`` columns in that unit (``tau_hidden_ms``).
     ``figures(dataset, folder, tag)`` may add PNGs under ``figures/``; a combined figure
     set over every swept field (structural ones included) is added with the tag ``all``.
@@ -444,7 +445,8 @@ def write_sweep_results(folder: Path, results: Sequence[SweepResult],
         write_atomic(folder / f"dataset-{tag}.json",
                      json_bytes(dataset.to_dict(data="list", encoding=False)))
         save_npz(folder / f"params-{tag}.npz", stacked_params_arrays(res))
-        scalars = [n for n, v in dataset.data_vars.items() if "epoch" not in v.dims]
+        scalars = [n for n, v in dataset.data_vars.items()
+                   if "epoch" not in v.dims and "hidden" not in v.dims]
         curves = [n for n, v in dataset.data_vars.items() if "epoch" in v.dims]
         table = dataset[scalars].to_dataframe().reset_index()
         history = dataset[curves].to_dataframe().reset_index()
@@ -481,11 +483,15 @@ def stacked_params_arrays(result: SweepResult) -> dict[str, np.ndarray]:
 
 def combined_dataset(results: Sequence[SweepResult]) -> Any:
     """One xarray Dataset of every structure of a sweep: structural fields become dimensions
-    next to the numeric ones (epochs missing in a structure are NaN)."""
+    next to the numeric ones (epochs missing in a structure are NaN; per-unit values are left
+    out when the structures' hidden layers differ in size)."""
     import xarray as xr
 
     parts = [res.to_xarray().expand_dims({k: [v] for k, v in res.structure.items()})
              for res in results]
+    if len({part.sizes.get("hidden") for part in parts}) > 1:
+        # structures of different sizes: per-unit values stay in each structure's dataset
+        parts = [part.drop_dims("hidden") for part in parts]
     if len(parts) == 1:
         return parts[0]
     combined = xr.combine_by_coords(parts, combine_attrs="drop_conflicts")

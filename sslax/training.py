@@ -76,7 +76,8 @@ class EpochMetrics(NamedTuple):
     """Per-epoch training curves, each [epochs]; NaN for epochs not run.
 
     Attributes:
-        train_loss: mean cross-entropy over the epoch's batches (while training).
+        train_loss: mean training loss over the epoch's batches (while training): the
+            cross-entropy, plus the rate penalty when the config has one.
         train_accuracy: mean batch accuracy over the epoch (while training).
         valid_loss: cross-entropy on the validation set after the epoch (NaN without one).
         valid_accuracy: accuracy on the validation set after the epoch (NaN without one).

@@ -30,9 +30,10 @@ from jaxtyping import install_import_hook  # noqa: E402
 # sslax's error messages). They must be imported here first.
 NUMERICAL = ["sslax.stimulus", "sslax.surrogate", "sslax.neurons", "sslax.neurons.base",
              "sslax.neurons.lif", "sslax.neurons.integrator", "sslax.neurons._fused_lif",
-             "sslax.constraints", "sslax.network", "sslax.metrics"]
+             "sslax.neurons.adaptive", "sslax.constraints", "sslax.synapses",
+             "sslax.regularisers", "sslax.network", "sslax.metrics"]
 with install_import_hook(NUMERICAL, "beartype.beartype"):
-    import sslax.metrics  # noqa: E402, F401  (imports the other four)
+    import sslax.metrics  # noqa: E402, F401  (imports the others)
 
 from sslax.config import Config  # noqa: E402
 

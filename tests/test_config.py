@@ -222,8 +222,9 @@ def test_derived_properties():
 LEAF_FIELDS = {
     "stimulus": {"frequency", "rate_max", "envelope_power", "phase_jitter"},
     "network": {"tau_hidden", "tau_hidden_ratio", "tau_hidden_cv", "inhibitory_fraction",
-                "threshold", "surrogate_slope"},
-    "training": {"learning_rate"},
+                "threshold", "surrogate_slope", "adaptation_strength", "psp_tau_rise_min",
+                "psp_tau_rise_max", "psp_tau_decay_min", "psp_tau_decay_max"},
+    "training": {"learning_rate", "rate_penalty", "rate_lower", "rate_upper"},
 }
 
 
@@ -257,6 +258,11 @@ def test_static_fields_are_structure():
         dict(phase_delays=False),
         dict(data_mode="fresh"),
         dict(n_classes=6),
+        dict(neuron="adaptive"),
+        dict(synapse="filter_and_fire"),
+        dict(contacts=2),
+        dict(rate_regulariser="band"),
+        dict(dropout_hidden=0.5),
     ):
         assert jax.tree.structure(Config().replace_fields(**fields)) != base, fields
     for fields in (

@@ -44,3 +44,23 @@ def test_experiment_scripts(script, tmp_path):
     out = run_script(script, tmp_path, "--seeds", "2", "--out", str(tmp_path / "out"))
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["seeds"] == 2 and "saved to" in out
+
+
+def test_noise_dropout_script(tmp_path):
+    out = run_script("noise_dropout.py", tmp_path, "--seeds", "2", "--out",
+                     str(tmp_path / "out"))
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["test"]) == {"dropout 0", "dropout 0.5", "dropout 0.9"}
+    assert (tmp_path / "out" / "figures" / "test_accuracy_grid.png").is_file()
+    assert "dropout \\ sigma" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["minimal_model.py", "readouts.py",
+                                    "adaptive_threshold.py", "phase_augmentation.py",
+                                    "filter_and_fire.py"])
+def test_variant_scripts(script, tmp_path):
+    out = run_script(script, tmp_path, "--seeds", "2", "--out", str(tmp_path / "out"))
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["seeds"] == 2 and "saved to" in out
+    assert list((tmp_path / "out" / "figures").glob("*.png"))

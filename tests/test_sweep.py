@@ -135,6 +135,24 @@ def test_auto_chunk_size_respects_memory_and_devices():
     assert auto_chunk_size(config, 80, 4, memory_bytes=10**12) % 4 == 0
 
 
+def test_members_with_their_own_data_count_it_in_the_chunk_size():
+    from sslax.sweep.runner import chunk_layout, dataset_bytes
+
+    config = Config()  # 4 096 + 4 096 + 2 048 samples × 100 steps × 200 inputs, a byte each
+    assert dataset_bytes(config) == 10240 * 100 * 200
+    assert dataset_bytes(config.replace_fields(spike_storage="bits")) == 10240 * 100 * 200 // 8
+    assert dataset_bytes(config.replace_fields(phase_offset="per_epoch")) == 6144 * 100 * 200
+    # 16 GB: shared data fits 80 members in one chunk, 80 members with their own data do not
+    memory = 16 * 10**9
+    assert auto_chunk_size(config, 80, 2, memory_bytes=memory) == 80
+    own = auto_chunk_size(config, 80, 2, memory_bytes=memory, own_data=True)
+    assert own < 80 and own * 205 * 10**6 <= memory / 4 and own % 2 == 0
+    # a swept stimulus field gives every member its own data
+    sweep = Sweep(config, seeds=tuple(range(20)), grid={"phase_jitter": (0.0, 0.1, 0.2, 0.3)})
+    size, n_chunks, group = chunk_layout(sweep, config, None, 2)
+    assert size == auto_chunk_size(config, 80, 2, own_data=True) and group == 1
+
+
 
 def test_stimulus_sweep_members_equal_single_runs():
     """A swept stimulus field changes each member's input (data generated inside the

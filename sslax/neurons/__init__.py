@@ -3,6 +3,8 @@ units] throughout.
 
 - :class:`LIF` (:mod:`sslax.neurons.lif`): the leaky integrate-and-fire hidden layer, in the
   original's update order or the textbook one, with a fused accelerator for the former;
+- :class:`AdaptiveLIF` (:mod:`sslax.neurons.adaptive`): the LIF neuron with an adaptive
+  threshold, through the plain scan;
 - :class:`LeakyIntegrator` (:mod:`sslax.neurons.integrator`): the non-spiking output layer
   and its closed-form time-mean readout.
 
@@ -11,6 +13,7 @@ parameters, ``initial_state`` and ``step``; :func:`run_layer` and :func:`scan_la
 """
 
 from sslax.neurons._fused_lif import lif_parity_layer, members_as_units
+from sslax.neurons.adaptive import AdaptiveLIF, AdaptiveParams, AdaptiveState
 from sslax.neurons.base import NeuronModel, run_layer, scan_layer
 from sslax.neurons.integrator import (
     IntegratorParams,
@@ -24,6 +27,9 @@ from sslax.neurons.lif import LIF, LIFParams, LIFState
 
 __all__ = [
     "LIF",
+    "AdaptiveLIF",
+    "AdaptiveParams",
+    "AdaptiveState",
     "IntegratorParams",
     "LIFParams",
     "LIFState",

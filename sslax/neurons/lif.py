@@ -35,6 +35,12 @@ from sslax.neurons.base import scan_layer
 from sslax.surrogate import spike
 
 
+def reset_membrane(leaked: Array, s: Array, threshold: ArrayLike, reset: str) -> Array:
+    """The membrane after a spike ``s``: ``multiplicative`` leaked·(1 − s) (to zero) or
+    ``subtractive`` leaked − ϑ·s. Differentiated through, as in the original."""
+    return leaked * (1.0 - s) if reset == "multiplicative" else leaked - threshold * s
+
+
 class LIFState(NamedTuple):
     """State of the LIF layer: membrane ``v`` and the last emitted spikes ``s``, [batch, units]."""
 
@@ -90,7 +96,7 @@ class LIF:
         return LIFState(self._reset(leaked, s_next, threshold), s_next), s_next
 
     def _reset(self, leaked: Array, s: Array, threshold: ArrayLike) -> Array:
-        return leaked * (1.0 - s) if self.reset == "multiplicative" else leaked - threshold * s
+        return reset_membrane(leaked, s, threshold, self.reset)
 
     def layer(
         self,

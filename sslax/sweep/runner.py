@@ -75,25 +75,42 @@ def use_cpu_cores_as_devices(n_devices: int | None = None) -> int:
     return n
 
 
-def bytes_per_member(config: Config) -> int:
+def bytes_per_member(config: Config, own_data: bool = False) -> int:
     """Rough peak memory of one member while training [bytes]: activations of one batch
     (forward and backward, a dozen [time, batch, hidden] arrays plus the float32 input),
-    evaluation chunks, parameters with Adam moments and the per-member sample orders."""
+    evaluation chunks, parameters with Adam moments and the per-member sample orders; with
+    ``own_data`` (a member with data sets of its own: its own data seed or stimulus values)
+    also its stored spikes (:func:`dataset_bytes`)."""
     stim, net, tr = config.stimulus, config.network, config.training
     t, b, h = stim.n_steps, tr.batch_size, net.n_hidden
     activations = 4 * t * b * (stim.n_inputs + 12 * h)
     evaluation = 4 * t * max(b, 256) * (stim.n_inputs + 4 * h)
     params = 4 * 4 * (stim.n_inputs * h + h * stim.n_classes)
-    return activations + evaluation + params + 8 * tr.n_train
+    data = dataset_bytes(config) if own_data else 0
+    return activations + evaluation + params + 8 * tr.n_train + data
+
+
+def dataset_bytes(config: Config) -> int:
+    """Memory of the stored spikes of a run's data sets [bytes]: one byte per spike slot
+    (an eighth when bit-packed) of the validation and test sets, and of the training set
+    unless it is regenerated every epoch (``per_epoch`` φ0 keeps only its noise keys)."""
+    stim, tr = config.stimulus, config.training
+    n_samples = tr.n_valid + tr.n_test
+    if stim.phase_offset != "per_epoch":
+        n_samples += tr.n_train
+    slots = n_samples * stim.n_steps * stim.n_inputs
+    return slots // 8 if tr.spike_storage == "bits" else slots
 
 
 def auto_chunk_size(config: Config, n_members: int, n_devices: int,
-                    memory_bytes: int | None = None) -> int:
+                    memory_bytes: int | None = None, own_data: bool = False) -> int:
     """Members per compiled call: as many as fit in a quarter of the memory, a multiple of
-    the device count, at most the (padded) number of members."""
+    the device count, at most the (padded) number of members. ``memory_bytes``: the memory
+    all devices share (default: the machine's RAM, which the CPU devices share);
+    ``own_data``: see :func:`bytes_per_member`."""
     if memory_bytes is None:
         memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    fit = max(1, int(0.25 * memory_bytes * n_devices) // bytes_per_member(config))
+    fit = max(1, int(0.25 * memory_bytes) // bytes_per_member(config, own_data))
     size = min(fit, n_members)
     return max(n_devices, size // n_devices * n_devices)
 
@@ -209,11 +226,12 @@ def chunk_layout(sweep: Sweep, config: Config, chunk_size: int | None,
                  n_devices: int) -> tuple[int, int, int]:
     """(chunk size, chunks, group size) of one structure of ``sweep`` on ``n_devices``."""
     n_members = len(sweep.members())
-    size = chunk_size or auto_chunk_size(config, n_members, n_devices)
+    stimulus_swept = any(section_of(f) == "stimulus" for f in sweep.numeric_fields)
+    own_data = stimulus_swept or not sweep.shared_data
+    size = chunk_size or auto_chunk_size(config, n_members, n_devices, own_data=own_data)
     if size % n_devices:
         raise ConfigError(f"chunk_size = {size} is not allowed: must be a multiple of the "
                           f"{n_devices} devices")
-    stimulus_swept = any(section_of(f) == "stimulus" for f in sweep.numeric_fields)
     group = 1 if stimulus_swept else group_size(math.prod(sweep.shape[1:]), size, n_devices)
     return size, math.ceil(n_members / size), group
 

@@ -155,9 +155,9 @@ class SweepResult:
         return Run(config, seed, self.sweep.data_seed_of(seed), result)
 
     def to_xarray(self) -> Any:
-        """Metrics with named axes: ``seed``, each swept numeric field, and ``epoch``
-        (numbered from 1). Coordinates are SI values; those with a unit carry it in their
-        ``units`` attribute."""
+        """Metrics with named axes: ``seed``, each swept numeric field, ``epoch`` (numbered
+        from 1) and, for the per-unit firing rates [Hz], ``hidden``. Coordinates are SI
+        values; those with a unit carry it in their ``units`` attribute."""
         import xarray as xr
 
         shape = self.sweep.shape
@@ -169,8 +169,10 @@ class SweepResult:
         for split, ev in (("train", r.train_eval), ("test", r.test_eval)):
             for name in ("accuracy", "mae_a", "mae_b", "loss"):
                 data[f"{split}_{name}"] = (dims, np.asarray(getattr(ev, name)).reshape(shape))
-            rate = np.asarray(ev.firing_rate).mean(axis=-1)
-            data[f"{split}_firing_rate"] = (dims, rate.reshape(shape))
+            unit_rates = np.asarray(ev.firing_rate)
+            data[f"{split}_firing_rate"] = (dims, unit_rates.mean(axis=-1).reshape(shape))
+            data[f"{split}_unit_firing_rate"] = ((*dims, "hidden"),
+                                                 unit_rates.reshape(*shape, -1))
         data["best_epoch"] = (dims, np.asarray(r.best_epoch).reshape(shape))
         data["n_epochs_run"] = (dims, np.asarray(r.n_epochs_run).reshape(shape))
         data["diverged_epoch"] = (dims, np.asarray(r.diverged_epoch).reshape(shape))
