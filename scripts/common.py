@@ -74,3 +74,12 @@ def save_summary(out: Path, summary: dict, contents: str) -> None:
 
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(f"saved to {out}/ ({contents}, summary.json)")
+
+
+def train_test_cells(data) -> tuple[str, object, object]:
+    """``"train | test | train − test | test MAE-A"`` table cells (mean ± std over seeds) of a
+    sweep dataset, and its train and test accuracies [%]."""
+    train, test = percent(data, "train_accuracy"), percent(data, "test_accuracy")
+    cells = (f"{mean_std(train)} | {mean_std(test)} | {mean_std(train - test)} | "
+             f"{mean_std(data['test_mae_a'].values)}")
+    return cells, train, test

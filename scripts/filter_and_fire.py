@@ -17,7 +17,14 @@ Published (one run each; docs/science.md): M = 1 train 63.3 %, test 57.3 %; M = 
 
 from __future__ import annotations
 
-from common import figures_folder, mean_std, parser, percent, run_and_load, save_summary, sized
+from common import (
+    figures_folder,
+    parser,
+    run_and_load,
+    save_summary,
+    sized,
+    train_test_cells,
+)
 
 from sslax.sweep import use_cpu_cores_as_devices
 
@@ -60,10 +67,9 @@ def main() -> None:
     summary: dict = {"seeds": args.seeds, "epochs": epochs}
     tests, trains = {}, {}
     for label, data in datasets.items():
-        train, test = percent(data, "train_accuracy"), percent(data, "test_accuracy")
+        cells, train, test = train_test_cells(data)
         published = PUBLISHED.get(label)
-        print(f"| {label} | {mean_std(train)} | {mean_std(test)} | {mean_std(train - test)} | "
-              f"{mean_std(data['test_mae_a'].values)} | "
+        print(f"| {label} | {cells} | "
               f"{f'{published[0]:.1f} / {published[1]:.1f}' if published else '—'} |")
         summary[label] = {"train": train.tolist(), "test": test.tolist()}
         tests[label], trains[label] = test, train

@@ -13,7 +13,15 @@ Published (one run; docs/science.md): augmentation train 85.0 %, test 85.3 %.
 
 from __future__ import annotations
 
-from common import figures_folder, mean_std, parser, percent, run_and_load, save_summary, sized
+from common import (
+    figures_folder,
+    mean_std,
+    parser,
+    run_and_load,
+    save_summary,
+    sized,
+    train_test_cells,
+)
 
 from sslax.sweep import use_cpu_cores_as_devices
 
@@ -46,11 +54,9 @@ def main() -> None:
     tests, trains = {}, {}
     for label, mode in MODES.items():
         data = by_mode[mode]
-        train, test = percent(data, "train_accuracy"), percent(data, "test_accuracy")
+        cells, train, test = train_test_cells(data)
         published = PUBLISHED.get(label)
-        print(f"| {label} | {mean_std(train)} | {mean_std(test)} | {mean_std(train - test)} | "
-              f"{mean_std(data['test_mae_a'].values)} | "
-              f"{mean_std(data['n_epochs_run'].values)} | "
+        print(f"| {label} | {cells} | {mean_std(data['n_epochs_run'].values)} | "
               f"{f'{published[0]:.1f} / {published[1]:.1f}' if published else '—'} |")
         summary[mode] = {"train": train.tolist(), "test": test.tolist(),
                          "epochs_run": data["n_epochs_run"].values.tolist()}
