@@ -3,6 +3,7 @@
     sslax train [--preset NAME] [--FIELD VALUE ...] [--seed N] [--data-seed N] [--out DIR]
     sslax train --resume RUN_DIR
     sslax evaluate RUN_DIR | SWEEP_DIR
+    sslax analyse RUN_DIR | SWEEP_DIR [--split test|train] [--out DIR] [--no-tca]
     sslax sweep [--preset NAME] [--FIELD V1 V2 ...] [--seeds N] [--out DIR]
     sslax sweep --resume SWEEP_DIR
 
@@ -44,11 +45,12 @@ COMMANDS = {
     "train": "train one network and save a run directory (or --resume one)",
     "evaluate": "re-evaluate a saved run or sweep and check it against its saved metrics",
     "sweep": "train an ensemble over seeds and a grid of values (or --resume one)",
+    "analyse": "analyse a saved run or sweep: figures (PNG) and a JSON report",
 }
 
 
 def _usage() -> str:
-    lines = ["usage: sslax {train,evaluate,sweep} ...", ""]
+    lines = ["usage: sslax {train,evaluate,sweep,analyse} ...", ""]
     lines += [f"  sslax {name:9} {text}" for name, text in COMMANDS.items()]
     lines += ["", "`sslax train --help` lists every config field. Presets (--preset NAME):"]
     lines += [f"  {name:18} {text}" for name, text in PRESET_DESCRIPTIONS.items()]
@@ -93,6 +95,42 @@ class EvaluateArgs:
 
     path: tyro.conf.Positional[Path]
     """a directory written by `sslax train` or `sslax sweep`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalyseArgs:
+    """Analyse a saved run (or every member of a saved sweep): spike rasters, tuning curves,
+    ablation, weights, reduced models, the output Hessian and tensor component analysis,
+    written as PNG figures and analysis.json."""
+
+    path: tyro.conf.Positional[Path]
+    """a directory written by `sslax train` or `sslax sweep`."""
+    split: Literal["test", "train"] = "test"
+    """the data set to analyse (regenerated from the run's data seed)."""
+    out: Path | None = None
+    """folder for the figures and analysis.json; default PATH/analysis-SPLIT."""
+    tca: bool = True
+    """run tensor component analysis (needs tensorly: pip install 'sslax[analysis]')."""
+
+
+def analyse_command(args: list[str]) -> int:
+    parsed = tyro.cli(AnalyseArgs, args=args, prog="sslax analyse")
+    from sslax import rundir
+    from sslax.analysis.network_analysis import AnalysisOptions
+    from sslax.analysis.report import analyse_run_dir, analyse_sweep_dir
+
+    options = AnalysisOptions(tca=parsed.tca)
+    start = time.perf_counter()
+    if (parsed.path / rundir.SWEEP_FILE).is_file():
+        out = analyse_sweep_dir(parsed.path, parsed.out, parsed.split, options)
+    else:
+        out = analyse_run_dir(parsed.path, parsed.out, parsed.split, options)
+    figures = sorted(p.relative_to(out) for p in out.rglob("*.png"))
+    print(f"sslax analyse: {parsed.path} ({parsed.split} set) in "
+          f"{time.perf_counter() - start:.1f} s")
+    print(f"wrote {out}/analysis.json and {len(figures)} figures: "
+          + ", ".join(str(f) for f in figures[:12]) + (" …" if len(figures) > 12 else ""))
+    return 0
 
 
 def _pop_preset(args: list[str]) -> tuple[str, list[str]]:
@@ -559,7 +597,8 @@ def _print_warning(message: Any, category: Any, filename: str, lineno: int,
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": train_command, "evaluate": evaluate_command, "sweep": sweep_command}
+    commands = {"train": train_command, "evaluate": evaluate_command, "sweep": sweep_command,
+                "analyse": analyse_command}
     if args and args[0] in ("-h", "--help"):
         print(_usage())
         return 0

@@ -17,6 +17,8 @@ The paper mixed MAE-A and MAE-B; sslax always reports both under these names.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -96,6 +98,20 @@ class Evaluation:
                 "mean_firing_rate_hz": float(jnp.mean(self.firing_rate))}
 
 
+def over_samples(fn: Callable[[Array], Any], n_samples: int, batch_size: int) -> Any:
+    """``fn`` applied to every sample index in chunks of ``batch_size`` (``lax.map``), its
+    outputs (a pytree of [chunk, ...] arrays) joined to [n_samples, ...].
+
+    The last chunk is padded by repeating samples from the start; the padding is sliced off,
+    so ``batch_size`` bounds memory and never changes a result.
+    """
+    size = min(batch_size, n_samples)
+    n_chunks = -(-n_samples // size)
+    index = jnp.arange(n_chunks * size) % n_samples
+    out = jax.lax.map(fn, index.reshape(n_chunks, size))
+    return jax.tree.map(lambda x: x.reshape(n_chunks * size, *x.shape[2:])[:n_samples], out)
+
+
 def evaluate(params: Params, data: Dataset, config: Config, batch_size: int = 256) -> Evaluation:
     """Run the network over every sample of ``data`` (in chunks) and compute all metrics.
 
@@ -107,13 +123,7 @@ def evaluate(params: Params, data: Dataset, config: Config, batch_size: int = 25
         out = forward(params, batch_inputs(data, index, config.stimulus), config)
         return out.scores, out.hidden_spikes.sum(axis=0)
 
-    n = data.n_samples
-    size = min(batch_size, n)
-    n_chunks = -(-n // size)
-    index = jnp.arange(n_chunks * size) % n  # the padding repeats samples; sliced off below
-    scores, spike_counts = jax.lax.map(chunk, index.reshape(n_chunks, size))
-    scores = scores.reshape(n_chunks * size, -1)[:n]
-    spike_counts = spike_counts.reshape(n_chunks * size, -1)[:n]
+    scores, spike_counts = over_samples(chunk, data.n_samples, batch_size)
     labels = ipd_to_class(data.ipd, n_classes)
     predicted = predict(scores)
     confusion = confusion_matrix(predicted, labels, n_classes)

@@ -413,6 +413,7 @@ def forward(
     spikes: Float[ArrayLike, "time batch inputs"],
     config: Config,
     key: Array | None = None,
+    keep_hidden: Float[ArrayLike, " hidden"] | None = None,
 ) -> Outputs:
     """Simulate the network on time-major input spikes and read out class scores.
 
@@ -421,6 +422,10 @@ def forward(
     units. ``key``: the randomness of training-time terms — connection and hidden-spike
     dropout when the config asks for them. Without a key (evaluation) the network is
     deterministic; a config without dropout ignores the key.
+
+    ``keep_hidden``: ablation — 1 for each hidden unit the readout sees, 0 for each removed
+    ([hidden]). Hidden units do not interact, so this equals deleting the units; the
+    returned ``hidden_spikes`` are the hidden layer's own (before removal).
     """
     values = network_values(params, config)
     tr = config.training
@@ -431,9 +436,37 @@ def forward(
             values = _with_dropped_connections(k_connections, values, config)
         if tr.dropout_hidden is not None:
             transform = partial(regularisers.dropout, k_hidden, rate=tr.dropout_hidden)
+    if keep_hidden is not None:
+        transform = _then_keep(transform, jnp.asarray(keep_hidden))
     h = SYNAPSES[config.network.synapse](jnp.asarray(spikes), values, params.fixed, config)
     model, model_params = hidden_layer(values, config)
     return READOUTS[config.network.readout](model, model_params, h, values, config, transform)
+
+
+def _then_keep(transform: SpikeTransform, keep: Array) -> Callable[[Array], Array]:
+    def keep_units(hidden: Array) -> Array:
+        seen = hidden if transform is None else transform(hidden)
+        return seen * keep.astype(seen.dtype)
+
+    return keep_units
+
+
+def hidden_membranes(
+    params: Params, spikes: Float[ArrayLike, "time batch inputs"], config: Config
+) -> Float[Array, "time batch hidden"]:
+    """The hidden membrane potential v_t at the start of each step t (v_0 = 0; after any
+    reset) [time, batch, hidden] (for plots and analysis; dimensionless, threshold
+    ``network.threshold``). In the parity order the spike s_{t+1} = H(v_t − ϑ), so a
+    threshold crossing at t shows as a spike at t + 1 in the recorded spike train."""
+    values = network_values(params, config)
+    h = SYNAPSES[config.network.synapse](jnp.asarray(spikes), values, params.fixed, config)
+    model, model_params = hidden_layer(values, config)
+
+    def step(state: Any, h_t: Array) -> tuple[Any, Array]:
+        return model.step(model_params, state, h_t)[0], state.v
+
+    state = model.initial_state(model_params, h.shape[1:], h.dtype)
+    return jax.lax.scan(step, state, h)[1]
 
 
 def output_membranes(

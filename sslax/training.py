@@ -169,7 +169,7 @@ def make_datasets(data_key: Array, config: Config) -> Datasets:
     ``config.training.spike_storage`` says.
     """
     stim, tr = config.stimulus, config.training
-    k_train, k_valid, k_test = jax.random.split(data_key, 3)
+    k_train, k_valid, _ = jax.random.split(data_key, 3)
     eval_mode = evaluation_phase_offset(config)  # also the training set's initial φ0 draw
     train = make_dataset(
         k_train, tr.n_train, stim, eval_mode, store_spikes=stim.phase_offset != "per_epoch",
@@ -178,8 +178,16 @@ def make_datasets(data_key: Array, config: Config) -> Datasets:
     storage = tr.spike_storage
     valid = (make_dataset(k_valid, tr.n_valid, stim, eval_mode, spike_storage=storage)
              if tr.n_valid > 0 else None)
-    test = make_dataset(k_test, tr.n_test, stim, eval_mode, spike_storage=storage)
-    return Datasets(train, valid, test)
+    return Datasets(train, valid, make_test_set(data_key, config))
+
+
+def make_test_set(data_key: Array, config: Config) -> Dataset:
+    """The test set of :func:`make_datasets` alone (what analysis reads), without drawing
+    the others."""
+    k_test = jax.random.split(data_key, 3)[2]
+    return make_dataset(k_test, config.training.n_test, config.stimulus,
+                        evaluation_phase_offset(config),
+                        spike_storage=config.training.spike_storage)
 
 
 def optimizer(config: Config, params: Params) -> optax.GradientTransformation:

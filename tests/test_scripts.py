@@ -64,3 +64,15 @@ def test_variant_scripts(script, tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["seeds"] == 2 and "saved to" in out
     assert list((tmp_path / "out" / "figures").glob("*.png"))
+
+
+@pytest.mark.slow
+def test_analysis_scripts(tmp_path):
+    out = run_script("analysis_workshop.py", tmp_path, "--seeds", "2", "--out",
+                     str(tmp_path / "workshop"))
+    assert "one spiking unit removed" in out and "published" in out
+    assert (tmp_path / "workshop" / "figures" / "network_size.png").is_file()
+    out = run_script("analysis_minimal_model.py", tmp_path, "--seeds", "2", "--out",
+                     str(tmp_path / "minimal"))
+    assert "six-parameter model" in out
+    assert (tmp_path / "minimal" / "analysis" / "analysis.json").is_file()
