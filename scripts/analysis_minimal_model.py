@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 
-from common import mean_std, parser, run_and_load, sized
+from common import mean_std, parser, run_and_load
+from minimal_model import minimal_sweep
 
 from sslax.sweep import use_cpu_cores_as_devices
 
@@ -26,17 +27,10 @@ def main() -> None:
     args = options.parse_args()
     use_cpu_cores_as_devices(args.cpu_devices)
 
-    from sslax import PRESETS
     from sslax.analysis.network_analysis import AnalysisOptions
     from sslax.analysis.report import REPORT_FILE, analyse_sweep_dir
-    from sslax.sweep import Sweep
 
-    base = sized(PRESETS["minimal-model"], args.smoke)
-    if args.smoke:
-        base = base.replace_fields(n_epochs=2, n_hidden=4)
-    sweep = Sweep(base, seeds=tuple(range(args.seeds)), data_seed=args.data_seed,
-                  shared_data=False, grid={"rate_regulariser": tuple(args.forms)})
-    run_and_load(sweep, args.out / "sweep")
+    run_and_load(minimal_sweep(args), args.out / "sweep")
     out = analyse_sweep_dir(args.out / "sweep", args.out / "analysis",
                             options=AnalysisOptions(tca=not args.smoke))
     report = json.loads((out / REPORT_FILE).read_text())

@@ -26,6 +26,18 @@ FORMS = ("above_lower", "band")
 BAND = (100.0, 200.0)
 
 
+def minimal_sweep(args):
+    """The ensemble: ``args.seeds`` seeds (each with its own data) × ``args.forms``."""
+    from sslax import PRESETS
+    from sslax.sweep import Sweep
+
+    base = sized(PRESETS["minimal-model"], args.smoke)
+    if args.smoke:
+        base = base.replace_fields(n_epochs=2, n_hidden=4)
+    return Sweep(base, seeds=tuple(range(args.seeds)), data_seed=args.data_seed,
+                 shared_data=False, grid={"rate_regulariser": tuple(args.forms)})
+
+
 def main() -> None:
     options = parser(__doc__.splitlines()[0], seeds=10, out="minimal-model")
     options.add_argument("--forms", nargs="+", default=list(FORMS),
@@ -33,16 +45,9 @@ def main() -> None:
     args = options.parse_args()
     use_cpu_cores_as_devices(args.cpu_devices)
 
-    from sslax import PRESETS
     from sslax.plotting import plot_unit_rates
-    from sslax.sweep import Sweep
 
-    base = sized(PRESETS["minimal-model"], args.smoke)
-    if args.smoke:
-        base = base.replace_fields(n_epochs=2, n_hidden=4)
-    sweep = Sweep(base, seeds=tuple(range(args.seeds)), data_seed=args.data_seed,
-                  shared_data=False, grid={"rate_regulariser": tuple(args.forms)})
-    seconds, loaded = run_and_load(sweep, args.out / "sweep")
+    seconds, loaded = run_and_load(minimal_sweep(args), args.out / "sweep")
 
     print(f"\n{args.seeds} seeds per penalty; {seconds:.0f} s in this invocation")
     print("| rate penalty | test acc [%] | train acc [%] | test MAE-A [deg] | test MAE-B [deg] "
