@@ -122,9 +122,11 @@ def analyse_command(args: list[str]) -> int:
     options = AnalysisOptions(tca=parsed.tca)
     start = time.perf_counter()
     if (parsed.path / rundir.SWEEP_FILE).is_file():
-        out = analyse_sweep_dir(parsed.path, parsed.out, parsed.split, options)
+        out = analyse_sweep_dir(parsed.path, parsed.out, parsed.split, options,
+                                parallel_figures=True)
     else:
-        out = analyse_run_dir(parsed.path, parsed.out, parsed.split, options)
+        out = analyse_run_dir(parsed.path, parsed.out, parsed.split, options,
+                              parallel_figures=True)
     figures = sorted(p.relative_to(out) for p in out.rglob("*.png"))
     print(f"sslax analyse: {parsed.path} ({parsed.split} set) in "
           f"{time.perf_counter() - start:.1f} s")

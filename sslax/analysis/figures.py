@@ -8,7 +8,11 @@ symmetric around zero (red positive, blue negative).
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +36,20 @@ def _grid(n: int, cols: int = 4, size: tuple[float, float] = (3.0, 2.2)) -> tupl
     rows = max(1, -(-n // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows),
                              squeeze=False, sharex=True)
-    for ax in axes.flat[n:]:
+    axes = list(axes.flat)
+    for ax in axes[n:]:
         ax.set_visible(False)
-    return fig, axes.flat
+    return fig, axes
+
+
+def _label_outer(axes: list[Any], n: int, xlabel: str, ylabel: str, cols: int = 4) -> None:
+    """Axis labels on the outer panels of a :func:`_grid` of ``n`` panels only: x under the
+    lowest panel of each column, y left of each row."""
+    for k, ax in enumerate(axes[:n]):
+        if k + cols >= n:
+            ax.set_xlabel(xlabel)
+        if k % cols == 0:
+            ax.set_ylabel(ylabel)
 
 
 def _weights_image(ax: Any, fig: Any, w: np.ndarray, title: str, xlabel: str,
@@ -46,10 +61,20 @@ def _weights_image(ax: Any, fig: Any, w: np.ndarray, title: str, xlabel: str,
     fig.colorbar(image, ax=ax, label="weight")
 
 
-def _shown_units(a: NetworkAnalysis) -> np.ndarray:
-    """Spiking units in the ``output`` order, at most MAX_PANELS."""
+def _shown_units(a: NetworkAnalysis, most: int = MAX_PANELS) -> np.ndarray:
+    """The ``most`` spiking units whose removal costs most accuracy, in the ``output``
+    order (so their preferred IPDs progress from panel to panel)."""
+    rank = np.asarray(a.ablation.rank)
+    important = rank[a.spiking[rank]][:most]
     order = a.orders["output"]
-    return order[a.spiking[order]][:MAX_PANELS]
+    return order[np.isin(order, important)]
+
+
+def _shown_note(a: NetworkAnalysis, shown: np.ndarray) -> str:
+    n_spiking = int(np.sum(a.spiking))
+    if shown.size == n_spiking:
+        return f"all {n_spiking} spiking units, output order"
+    return f"the {shown.size} most important of {n_spiking} spiking units, output order"
 
 
 def plot_rasters(a: NetworkAnalysis, path: Path) -> None:
@@ -62,8 +87,7 @@ def plot_rasters(a: NetworkAnalysis, path: Path) -> None:
         ax.plot(t * dt_ms, unit, "|k", markersize=3)
         ax.set(title=f"IPD {ipd[k] * DEG:+.0f}°", ylim=(-1, spikes.shape[2]),
                xlim=(0, spikes.shape[0] * dt_ms))
-        ax.set_xlabel("time [ms]")
-        ax.set_ylabel("hidden unit")
+    _label_outer(axes, len(a.trace_samples), "time [ms]", "hidden unit")
     fig.suptitle("hidden-layer spikes (one test sample per panel)")
     _save(fig, path)
 
@@ -122,8 +146,9 @@ def plot_spike_counts(a: NetworkAnalysis, path: Path) -> None:
     fig, axes = _grid(len(shown))
     for ax, unit in zip(axes, shown, strict=False):
         ax.plot(ipd, a.activity.hidden_counts[:, unit], ".", markersize=2, alpha=0.4)
-        ax.set(title=f"unit {unit}", xlabel="IPD [deg]", ylabel="spikes per sample")
-    fig.suptitle("spike count against IPD (spiking units, output order)")
+        ax.set_title(f"unit {unit}")
+    _label_outer(axes, len(shown), "IPD [deg]", "spikes per sample")
+    fig.suptitle(f"spike count against IPD ({_shown_note(a, shown)})")
     _save(fig, path)
 
 
@@ -143,9 +168,9 @@ def plot_hidden_tuning(a: NetworkAnalysis, path: Path) -> None:
     fig, axes = _grid(len(shown))
     _tuning_panels(axes, a.hidden_tuning.mean, a.hidden_tuning.std, shown, x)
     for ax, unit in zip(axes, shown, strict=False):
-        ax.set(title=f"unit {unit}", xlabel="true IPD (class midpoint) [deg]",
-               ylabel="rate [Hz]")
-    fig.suptitle("hidden tuning curves: mean ± 1.96·std per class (spiking units)")
+        ax.set_title(f"unit {unit}")
+    _label_outer(axes, len(shown), "true IPD (class midpoint) [deg]", "rate [Hz]")
+    fig.suptitle(f"hidden tuning curves: mean ± 1.96·std per class ({_shown_note(a, shown)})")
     _save(fig, path)
 
 
@@ -159,7 +184,8 @@ def plot_output_tuning(a: NetworkAnalysis, path: Path) -> None:
     for c, ax in enumerate(axes[:n_classes]):
         ax.plot(ipd, a.activity.scores[:, c], ",", color="0.7")
         ax.axvline(x[c], color="C3", linestyle="--", linewidth=0.8)
-        ax.set(title=f"class {c} ({x[c]:+.0f}°)", xlabel="IPD [deg]", ylabel="score")
+        ax.set_title(f"class {c} ({x[c]:+.0f}°)")
+    _label_outer(axes, n_classes, "IPD [deg]", "score")
     _tuning_panels(axes, a.output_tuning.mean, a.output_tuning.std, range(n_classes), x)
     fig.suptitle("output tuning: readout score (time-mean membrane) per sample (grey), "
                  "mean ± 1.96·std per class (black); red: the unit's class")
@@ -175,12 +201,14 @@ def plot_ablation(a: NetworkAnalysis, path: Path) -> None:
     rank = np.asarray(ab.rank)
     drop = 100 * (ab.baseline - ab.without_unit[rank])
     fig, (ax_one, ax_top) = plt.subplots(1, 2, figsize=(12, 4))
-    colors = np.where(np.asarray(ab.silent)[rank], "C3", "C0")
-    ax_one.bar(np.arange(rank.size), drop, color=colors)
+    silent = np.asarray(ab.silent)[rank]
+    ax_one.bar(np.arange(rank.size), drop, color="C0")
     ax_one.set_xticks(np.arange(rank.size), [str(u) for u in rank], fontsize=6, rotation=90)
-    ax_one.set(xlabel="hidden unit removed (most important first)",
+    for label, is_silent in zip(ax_one.get_xticklabels(), silent, strict=True):
+        label.set_color("C3" if is_silent else "k")
+    ax_one.set(xlabel="hidden unit removed (most important first; red label: silent unit)",
                ylabel="accuracy lost [points]",
-               title=f"one unit removed (baseline {100 * ab.baseline:.1f} %; red: silent)")
+               title=f"one unit removed (intact network {100 * ab.baseline:.1f} %)")
     ax_one.axhline(0, color="k", linewidth=0.6)
     k = np.arange(ab.without_top.size)
     ax_top.plot(k, 100 * ab.without_top, "o-", markersize=3, label="k most important removed")
@@ -211,23 +239,43 @@ def plot_weights(a: NetworkAnalysis, path: Path) -> None:
     _save(fig, path)
 
 
-def plot_ear_profiles(a: NetworkAnalysis, path: Path) -> None:
-    """Each spiking unit's W1 weights from the left and right ear against phase delay."""
+def plot_ear_profiles(a: NetworkAnalysis, path: Path, n_lines: int = 4) -> None:
+    """W1 by ear against phase delay: every spiking unit as an image row (output order),
+    and the ``n_lines`` most important units as curves."""
     from sslax.analysis.weights import ear_profiles
     from sslax.stimulus import phase_delays
 
+    plt = _pyplot()
     n = a.config.stimulus.fibres_per_ear
     delays = np.asarray(phase_delays(a.config.stimulus))[:n] * DEG
     profiles = ear_profiles(a.w_in, n)
-    shown = _shown_units(a)
-    fig, axes = _grid(len(shown))
-    for ax, unit in zip(axes, shown, strict=False):
+    order = a.orders["output"]
+    units = order[a.spiking[order]]
+    lines = _shown_units(a, n_lines)
+    fig = plt.figure(figsize=(12, 7.5))
+    grid = fig.add_gridspec(2, max(2 * 2, lines.size), height_ratios=(1.4, 1))
+    limit = float(np.max(np.abs(profiles[:, :, units]))) if units.size else 1.0
+    extent = (delays[0], delays[-1], -0.5, units.size - 0.5)
+    for ear, name in enumerate(("left", "right")):
+        half = grid.ncols // 2
+        ax = fig.add_subplot(grid[0, ear * half:(ear + 1) * half])
+        image = ax.imshow(profiles[ear][:, units].T, aspect="auto", origin="lower",
+                          interpolation="nearest", cmap="RdBu_r", vmin=-limit,
+                          vmax=limit or 1.0, extent=extent)
+        ax.set_yticks(np.arange(units.size), [str(u) for u in units],
+                      fontsize=6 if units.size > 16 else 8)
+        ax.set(title=f"{name} ear", xlabel="phase delay [deg]",
+               ylabel="hidden unit (spiking, output order)")
+        fig.colorbar(image, ax=ax, label="W1 weight")
+    for k, unit in enumerate(lines):
+        ax = fig.add_subplot(grid[1, k])
         ax.plot(delays, profiles[0, :, unit], label="left ear")
         ax.plot(delays, profiles[1, :, unit], label="right ear")
         ax.axhline(0, color="k", linewidth=0.5)
-        ax.set(title=f"unit {unit}", xlabel="phase delay [deg]", ylabel="W1")
-    axes[0].legend(fontsize=7)
-    fig.suptitle("input weights of each spiking unit by ear")
+        ax.set(title=f"unit {unit}", xlabel="phase delay [deg]", ylabel="W1 weight")
+        if k == 0:
+            ax.legend(fontsize=7)
+    fig.suptitle(f"input weights by ear (curves: the {lines.size} most important units)")
     _save(fig, path)
 
 
@@ -246,18 +294,17 @@ def plot_rate_approximation(a: NetworkAnalysis, path: Path) -> None:
     corr = np.corrcoef(expected[:, a.spiking].ravel(), counts[:, a.spiking].ravel())[0, 1]
     ax_c.set(xlabel="rate approximation: expected spikes per sample",
              ylabel="spiking network: spikes per sample",
-             title=f"every (sample, spiking unit), r = {corr:.3f}")
+             title=f"each dot: one sample × spiking unit (r = {corr:.3f})")
     ax_c.legend(fontsize=8)
     x = _class_ipd_deg(a.config.stimulus.n_classes)
-    from sslax.analysis.tuning import tuning_curves
-
-    rate_tuning = tuning_curves(a.rate.hidden_rates, a.labels, x.size).mean
-    shown = _shown_units(a)[:8]
+    rate_tuning = a.rate_tuning.mean
+    shown = _shown_units(a, 6)
     for k, unit in enumerate(shown):
-        ax_t.plot(x, a.hidden_tuning.mean[:, unit], color=f"C{k}")
+        ax_t.plot(x, a.hidden_tuning.mean[:, unit], color=f"C{k}", label=f"unit {unit}")
         ax_t.plot(x, np.asarray(rate_tuning)[:, unit], color=f"C{k}", linestyle="--")
-    ax_t.set(xlabel="true IPD [deg]", ylabel="rate [Hz]",
-             title=f"tuning, solid: spiking, dashed: rate approx. (units {list(shown)})")
+    ax_t.set(xlabel="true IPD (class midpoint) [deg]", ylabel="mean rate [Hz]",
+             title="hidden tuning: spiking (solid), rate approx. (dashed)")
+    ax_t.legend(fontsize=7, ncol=2)
     fig.suptitle(f"rate approximation: accuracy {100 * a.rate_accuracy:.1f} % "
                  f"(spiking network {100 * a.accuracy:.1f} %)")
     _save(fig, path)
@@ -272,8 +319,9 @@ def plot_six_parameter_model(a: NetworkAnalysis, path: Path) -> None:
     w, fit = a.w_out[order], a.w_out_fit
     limit = float(np.max(np.abs(w))) or 1.0
     for ax, matrix, title in ((axes[0], w, "W2 (output order)"),
-                              (axes[1], fit.fitted, f"Ricker fit: a {fit.a:.3g}, b {fit.b:.3g}, "
-                                                    f"σ {fit.sigma:.3g} (R² {fit.r2:.2f})")):
+                              (axes[1], fit.fitted, f"Ricker fit (R² {fit.r2:.2f})\n"
+                                                    f"a {fit.a:.3g}, b {fit.b:.3g}, "
+                                                    f"σ {fit.sigma:.3g} units")):
         image = ax.imshow(matrix, aspect="auto", origin="lower", interpolation="nearest",
                           cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set(title=title, xlabel="output class", ylabel="hidden unit (output order)")
@@ -283,11 +331,14 @@ def plot_six_parameter_model(a: NetworkAnalysis, path: Path) -> None:
     for k, unit in enumerate(order[:MAX_PANELS]):
         axes[2].plot(x, a.hidden_tuning.mean[:, unit], color=f"C{k % 10}")
         axes[2].plot(x, t.fitted[:, k], color=f"C{k % 10}", linestyle="--")
-    axes[2].set(xlabel="true IPD [deg]", ylabel="rate [Hz]",
-                title=f"tuning (solid) and Gaussian fit (dashed): a {t.a:.3g} Hz, "
-                      f"b {t.b:.3g} Hz, σ {t.sigma * DEG:.3g}° (R² {t.r2:.2f})")
+    axes[2].set(xlabel="true IPD (class midpoint) [deg]", ylabel="mean rate [Hz]",
+                title=f"tuning (solid), Gaussian fit (dashed; R² {t.r2:.2f})\n"
+                      f"a {t.a:.3g} Hz, b {t.b:.3g} Hz, σ {t.sigma * DEG:.3g}°")
+    poor = "" if min(fit.r2, t.r2) >= 0.5 else (
+        "\npoor fits (R² < 0.5): this network does not have the model's shape, so its "
+        "accuracy says little")
     fig.suptitle(f"six-parameter model: accuracy {100 * a.six_parameter_accuracy:.1f} % "
-                 f"(spiking network {100 * a.accuracy:.1f} %)")
+                 f"(spiking network {100 * a.accuracy:.1f} %){poor}")
     _save(fig, path)
 
 
@@ -299,8 +350,10 @@ def plot_hessian(a: NetworkAnalysis, path: Path) -> None:
     limit = float(np.max(np.abs(s.hessian))) or 1.0
     image = ax_h.imshow(s.hessian, cmap="RdBu_r", vmin=-limit, vmax=limit,
                         interpolation="nearest")
-    ax_h.set(title="Hessian of the output change, index h·classes + c",
-             xlabel="W2 entry", ylabel="W2 entry")
+    n_classes = a.config.stimulus.n_classes
+    ax_h.set(title="Hessian of the output change D with respect to W2",
+             xlabel=f"W2 entry h·{n_classes} + c (hidden unit h, class c)",
+             ylabel=f"W2 entry h·{n_classes} + c")
     fig.colorbar(image, ax=ax_h, label="∂²D/∂W2∂W2")
     values = np.clip(s.eigenvalues, 1e-12, None)
     ax_e.semilogy(np.arange(1, values.size + 1), values, ".")
@@ -309,36 +362,87 @@ def plot_hessian(a: NetworkAnalysis, path: Path) -> None:
     _save(fig, path)
 
 
-def save_network_figures(a: NetworkAnalysis, folder: Path) -> list[Path]:
-    """Every figure of one network's analysis into ``folder``; the paths written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    plots = [("hidden_rates", plot_hidden_rates), ("spike_counts", plot_spike_counts),
-             ("tuning_hidden", plot_hidden_tuning), ("tuning_output", plot_output_tuning),
-             ("ablation", plot_ablation), ("weights", plot_weights),
-             ("ear_profiles", plot_ear_profiles),
-             ("six_parameter_model", plot_six_parameter_model)]
-    if a.traces is not None:
-        plots += [("rasters", plot_rasters), ("membranes", plot_membranes)]
-    if a.rate is not None:
-        plots.append(("rate_approximation", plot_rate_approximation))
-    if a.sensitivity is not None:
-        plots.append(("hessian", plot_hessian))
-    written = []
-    for name, plot in plots:
-        path = folder / f"{name}.png"
-        plot(a, path)
-        written.append(path)
-    if a.tca is not None:
-        from sslax.analysis import tca_figures
+def plot_tca_rank_selection(a: NetworkAnalysis, path: Path) -> None:
+    """Rank selection of the tensor component analysis (error and restart similarity)."""
+    from sslax.analysis import tca_figures
 
-        best = a.tca.best
-        rank = int(a.tca.ranks[min(2, len(best) - 1)])
-        tca_figures.plot_rank_selection(a.tca, folder / "tca_rank_selection.png")
-        tca_figures.plot_tca_factors(best[list(a.tca.ranks).index(rank)], a.tca_ipd * DEG,
-                                     a.config.stimulus.dt, folder / "tca_factors.png",
-                                     title=f"non-negative TCA, rank {rank} (spiking units)")
-        written += [folder / "tca_rank_selection.png", folder / "tca_factors.png"]
-    return written
+    tca_figures.plot_rank_selection(a.tca, path)
+
+
+def plot_tca_factors(a: NetworkAnalysis, path: Path) -> None:
+    """The factors of the best rank-3 (or highest fitted) tensor decomposition."""
+    from sslax.analysis import tca_figures
+
+    best = a.tca.best
+    rank = int(a.tca.ranks[min(2, len(best) - 1)])
+    tca_figures.plot_tca_factors(best[list(a.tca.ranks).index(rank)], a.tca_ipd * DEG,
+                                 a.config.stimulus.dt, path,
+                                 title=f"non-negative TCA, rank {rank} (spiking units)",
+                                 neuron_ids=np.flatnonzero(a.spiking))
+
+
+def network_figures(a: NetworkAnalysis) -> dict[str, Any]:
+    """The figures one network's analysis supports: file stem → plotting function."""
+    plots: dict[str, Any] = {
+        "hidden_rates": plot_hidden_rates, "spike_counts": plot_spike_counts,
+        "tuning_hidden": plot_hidden_tuning, "tuning_output": plot_output_tuning,
+        "ablation": plot_ablation, "weights": plot_weights, "ear_profiles": plot_ear_profiles,
+        "six_parameter_model": plot_six_parameter_model}
+    if a.traces is not None:
+        plots |= {"rasters": plot_rasters, "membranes": plot_membranes}
+    if a.rate is not None and a.rate_tuning is not None:
+        plots["rate_approximation"] = plot_rate_approximation
+    if a.sensitivity is not None:
+        plots["hessian"] = plot_hessian
+    if a.tca is not None:
+        plots |= {"tca_rank_selection": plot_tca_rank_selection,
+                  "tca_factors": plot_tca_factors}
+    return plots
+
+
+def render(a: NetworkAnalysis, names: Sequence[str], folder: Path) -> list[Path]:
+    """Write the figures ``names`` (see :func:`network_figures`) of ``a`` into ``folder``."""
+    plots = network_figures(a)
+    paths = []
+    for name in names:
+        path = folder / f"{name}.png"
+        plots[name](a, path)
+        paths.append(path)
+    return paths
+
+
+def figure_helper() -> Executor | None:
+    """A second process that draws half of the figures (matplotlib holds one core while
+    drawing), already importing matplotlib; ``None`` on a one-core machine. Start it early
+    and pass it to :func:`save_network_figures`; shut it down after.
+
+    The process is started by ``spawn``, which imports the caller's main module again: call
+    this only from a program whose top level is guarded by ``if __name__ == "__main__"`` (the
+    ``sslax`` command is). If the process fails, the figures are drawn here instead."""
+    if (os.cpu_count() or 1) < 2:
+        return None
+    helper = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    helper.submit(_pyplot)
+    return helper
+
+
+def save_network_figures(a: NetworkAnalysis, folder: Path,
+                         helper: Executor | None = None) -> list[Path]:
+    """Every figure of one network's analysis into ``folder`` (half of them drawn by
+    ``helper`` when given, see :func:`figure_helper`); the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(network_figures(a))
+    if helper is None:
+        return render(a, names, folder)
+    try:
+        theirs = helper.submit(render, a, names[1::2], folder)
+    except BrokenProcessPool:
+        return render(a, names, folder)
+    ours = render(a, names[0::2], folder)
+    try:
+        return ours + theirs.result()
+    except BrokenProcessPool:
+        return ours + render(a, names[1::2], folder)
 
 
 # ---------------------------------------------------------------------------------------------

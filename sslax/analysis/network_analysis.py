@@ -84,6 +84,7 @@ class NetworkAnalysis:
         orders: hidden-unit order per ordering name (silent units last).
         rate: the rate approximation's responses (``None`` when it does not apply).
         rate_accuracy: its accuracy as a classifier (NaN when it does not apply).
+        rate_tuning: its hidden firing rate [Hz] per true class (``None`` with ``rate``).
         w_out_fit, tuning_fit: the six-parameter model's two fits (``output`` order).
         six_parameter_accuracy: its accuracy as a classifier.
         sensitivity: the output Hessian and its spectrum (``None`` when it does not apply).
@@ -109,6 +110,7 @@ class NetworkAnalysis:
     tuning_fit: reduced.CurveFit
     six_parameter_accuracy: float
     sensitivity: Sensitivity | None
+    rate_tuning: tuning.Tuning | None = None
     traces: Traces | None = None
     trace_samples: np.ndarray | None = None
     tca: Any = None
@@ -128,6 +130,8 @@ _core_jit = jax.jit(analysis_core, static_argnames="batch_size")
 _rate_jit = jax.jit(reduced.rate_model, static_argnames="batch_size")
 _sensitivity_jit = jax.jit(output_sensitivity)
 _traces_jit = jax.jit(record_traces)
+_tuning_jit = jax.jit(tuning.tuning_curves, static_argnames="n_classes")
+_inputs_jit = jax.jit(batch_inputs)
 
 
 @partial(jax.jit, static_argnames=("batch_size", "data_axis", "config_axes"))
@@ -153,18 +157,19 @@ def finish(core: Core, params: Params, data: Dataset, config: Config,
     activity, ablation = core.activity, core.ablation
     n_classes, duration = config.stimulus.n_classes, config.stimulus.duration
     labels = np.asarray(ipd_to_class(activity.ipd, n_classes))
-    hidden_tuning = _to_numpy(tuning.tuning_curves(activity.hidden_counts / duration, labels,
-                                                   n_classes))
-    output_tuning = _to_numpy(tuning.tuning_curves(activity.scores, labels, n_classes))
+    hidden_tuning = _to_numpy(_tuning_jit(activity.hidden_counts / duration, labels,
+                                          n_classes=n_classes))
+    output_tuning = _to_numpy(_tuning_jit(activity.scores, labels, n_classes=n_classes))
     w_in, w_out = weights.effective_weights(params, config)
     orders = {by: weights.unit_order(w_in, w_out, by, last=ablation.silent)
               for by in weights.ORDERINGS}
     notes: list[str] = []
 
-    rate, rate_accuracy = None, math.nan
+    rate, rate_accuracy, rate_tuning = None, math.nan, None
     try:
         rate = _to_numpy(_rate_jit(params, data, config, batch_size=options.batch_size))
         rate_accuracy = reduced.scores_accuracy(rate.scores, activity.ipd, n_classes)
+        rate_tuning = _to_numpy(_tuning_jit(rate.hidden_rates, labels, n_classes=n_classes))
     except ValueError as error:
         notes.append(f"rate approximation skipped: {error}")
 
@@ -179,7 +184,7 @@ def finish(core: Core, params: Params, data: Dataset, config: Config,
     sensitivity = None
     n_hessian = min(options.hessian_samples, data.n_samples)
     try:
-        spikes = batch_inputs(data, jnp.arange(n_hessian), config.stimulus)
+        spikes = _inputs_jit(data, jnp.arange(n_hessian), config.stimulus)
         sensitivity = _to_numpy(_sensitivity_jit(params, spikes, config))
     except ValueError as error:
         notes.append(f"output Hessian skipped: {error}")
@@ -187,7 +192,7 @@ def finish(core: Core, params: Params, data: Dataset, config: Config,
     result = NetworkAnalysis(
         config, activity, float(ablation.baseline), hidden_tuning, output_tuning, ablation,
         w_in, w_out, orders, rate, rate_accuracy, w_out_fit, tuning_fit, six_accuracy,
-        sensitivity, notes=notes)
+        sensitivity, rate_tuning=rate_tuning, notes=notes)
     if detailed:
         _add_details(result, params, data, config, options)
     return result
@@ -198,8 +203,15 @@ def _add_details(result: NetworkAnalysis, params: Params, data: Dataset, config:
     ipd = np.asarray(result.activity.ipd)
     targets = np.deg2rad(np.linspace(-75.0, 75.0, options.n_traces))
     shown = samples_near(ipd, targets)
-    spikes = batch_inputs(data, jnp.asarray(shown), config.stimulus)
-    result.traces, result.trace_samples = _to_numpy(_traces_jit(params, spikes, config)), shown
+    trials = np.zeros(0, int)
+    if options.tca:  # traced in the same call as the shown samples (one compile)
+        trials = _balanced_trials(result.labels, config.stimulus.n_classes,
+                                  options.tca_trials_per_class)
+        trials = trials[np.argsort(ipd[trials], kind="stable")]
+    spikes = _inputs_jit(data, jnp.asarray(np.concatenate([shown, trials])), config.stimulus)
+    traces = _to_numpy(_traces_jit(params, spikes, config))
+    result.traces = jax.tree.map(lambda x: x[:, :shown.size], traces)
+    result.trace_samples = shown
     if not options.tca:
         return
     spiking = result.spiking
@@ -211,12 +223,8 @@ def _add_details(result: NetworkAnalysis, params: Params, data: Dataset, config:
     except ImportError as error:  # pragma: no cover - depends on the installation
         result.notes.append(f"tensor component analysis skipped: {error}")
         return
-    trials = _balanced_trials(result.labels, config.stimulus.n_classes,
-                              options.tca_trials_per_class)
-    trials = trials[np.argsort(ipd[trials])]
-    hidden = _traces_jit(params, batch_inputs(data, jnp.asarray(trials), config.stimulus),
-                         config).hidden_spikes
-    tensor = tca.smoothed_spike_tensor(np.asarray(hidden)[:, :, spiking], config.stimulus.dt,
+    hidden = traces.hidden_spikes[:, shown.size:]
+    tensor = tca.smoothed_spike_tensor(hidden[:, :, spiking], config.stimulus.dt,
                                        options.tca_smoothing)
     ranks = tuple(r for r in options.tca_ranks if r <= int(spiking.sum()) * 4)
     try:

@@ -114,18 +114,26 @@ def stack_datasets(sets: list[Dataset]) -> Dataset:
 
 
 def analyse_run_dir(path: str | Path, out: str | Path | None = None, split: str = "test",
-                    options: AnalysisOptions | None = None) -> Path:
+                    options: AnalysisOptions | None = None,
+                    parallel_figures: bool = False) -> Path:
     """Analyse a run directory into ``out`` (default ``RUN_DIR/analysis-SPLIT``): figures
-    (PNG) and ``analysis.json``. Returns ``out``."""
+    (PNG) and ``analysis.json``. Returns ``out``. ``parallel_figures``: draw half of the
+    figures in a second process (see :func:`sslax.analysis.figures.figure_helper` for when
+    that is safe)."""
     from sslax import rundir
-    from sslax.analysis.figures import save_network_figures
+    from sslax.analysis.figures import figure_helper, save_network_figures
 
     start = time.perf_counter()
     saved = rundir.load_run(path)
     out = Path(out) if out is not None else saved.path / f"analysis-{split}"
-    data = analysis_data(saved.config, saved.data_seed, split)
-    result = analyse_network(saved.best_params, data, saved.config, options)
-    figures = save_network_figures(result, out)
+    helper = figure_helper() if parallel_figures else None
+    try:
+        data = analysis_data(saved.config, saved.data_seed, split)
+        result = analyse_network(saved.best_params, data, saved.config, options)
+        figures = save_network_figures(result, out, helper)
+    finally:
+        if helper is not None:
+            helper.shutdown(cancel_futures=True)
     report = {"source": str(saved.path), "split": split, "seed": saved.seed,
               "data_seed": saved.data_seed, **network_report(result),
               "figures": [p.name for p in figures],
@@ -171,13 +179,13 @@ def ensemble_summary(results: list[NetworkAnalysis]) -> dict[str, Any]:
 
 
 def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: str = "test",
-                      options: AnalysisOptions | None = None) -> Path:
+                      options: AnalysisOptions | None = None,
+                      parallel_figures: bool = False) -> Path:
     """Analyse every member of a sweep directory into ``out`` (default
     ``SWEEP_DIR/analysis-SPLIT``): per structure, the first member's figures in
     ``TAG/``, ensemble figures, and one ``analysis.json`` for everything."""
     from sslax import rundir
-    from sslax.analysis.figures import save_ensemble_figures, save_network_figures
-    from sslax.sweep.batching import stack_members
+    from sslax.analysis.figures import figure_helper
 
     start = time.perf_counter()
     path = Path(path)
@@ -187,36 +195,56 @@ def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: st
     members = sweep.members()
     report: dict[str, Any] = {"source": str(path), "split": split, "structures": []}
     figures: list[str] = []
-    for entry, saved in zip(spec["structures"], loaded, strict=True):
-        base = sweep.config_for_structure(saved.structure)
-        fields = sweep.numeric_fields
-        config, axes = stack_members(base, members, fields)
-        member_configs = [base.replace_fields(**{f: m[f] for f in fields}) for m in members]
-        stimulus_swept = any(section_of(f) == "stimulus" for f in fields)
-        seeds = [sweep.data_seed_of(int(m["seed"])) for m in members]
-        if len(set(seeds)) == 1 and not stimulus_swept:
-            data, data_axis = analysis_data(member_configs[0], seeds[0], split), None
-        else:
-            sets = [analysis_data(c, s, split) for c, s in zip(member_configs, seeds,
-                                                               strict=True)]
-            data, data_axis = stack_datasets(sets), 0
-        params = rundir.saved_params(saved)
-        results = analyse_networks(params, data, config, axes, data_axis, member_configs,
-                                   options)
-        folder = out / entry["tag"]
-        written = save_network_figures(results[0], folder / f"member-0-seed-{members[0]['seed']}")
-        labels = [", ".join(f"{k} {v}" for k, v in m.items()) for m in members]
-        written += save_ensemble_figures(results, labels, folder)
-        figures += [str(p.relative_to(out)) for p in written]
-        report["structures"].append({
-            "tag": entry["tag"], "structure": saved.structure,
-            "ensemble": ensemble_summary(results),
-            "members": [{**m, **network_report(a)} for m, a in zip(members, results,
-                                                                   strict=True)],
-        })
+    helper = figure_helper() if parallel_figures else None
+    try:
+        for entry, saved in zip(spec["structures"], loaded, strict=True):
+            report["structures"].append(_analyse_structure(
+                entry, saved, sweep, members, split, out, options, helper, figures))
+    finally:
+        if helper is not None:
+            helper.shutdown(cancel_futures=True)
     report["figures"] = figures
     report["seconds"] = round(time.perf_counter() - start, 1)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / REPORT_FILE, rundir.json_bytes(report))
     return out
+
+
+def _analyse_structure(entry: dict[str, Any], saved: Any, sweep: Any,
+                       members: list[dict[str, Any]], split: str, out: Path,
+                       options: AnalysisOptions | None, helper: Any,
+                       figures: list[str]) -> dict[str, Any]:
+    """One structure of a sweep: every member analysed, figures written (their paths
+    appended to ``figures``); the structure's report entry."""
+    from sslax import rundir
+    from sslax.analysis.figures import save_ensemble_figures, save_network_figures
+    from sslax.sweep.batching import stack_members
+
+    base = sweep.config_for_structure(saved.structure)
+    fields = sweep.numeric_fields
+    config, axes = stack_members(base, members, fields)
+    member_configs = [base.replace_fields(**{f: m[f] for f in fields}) for m in members]
+    stimulus_swept = any(section_of(f) == "stimulus" for f in fields)
+    seeds = [sweep.data_seed_of(int(m["seed"])) for m in members]
+    if len(set(seeds)) == 1 and not stimulus_swept:
+        data, data_axis = analysis_data(member_configs[0], seeds[0], split), None
+    else:
+        sets = [analysis_data(c, s, split) for c, s in zip(member_configs, seeds,
+                                                           strict=True)]
+        data, data_axis = stack_datasets(sets), 0
+    params = rundir.saved_params(saved)
+    results = analyse_networks(params, data, config, axes, data_axis, member_configs,
+                               options)
+    folder = out / entry["tag"]
+    written = save_network_figures(results[0], folder / f"member-0-seed-{members[0]['seed']}",
+                                   helper)
+    labels = [", ".join(f"{k} {v}" for k, v in m.items()) for m in members]
+    written += save_ensemble_figures(results, labels, folder)
+    figures += [str(p.relative_to(out)) for p in written]
+    return {
+        "tag": entry["tag"], "structure": saved.structure,
+        "ensemble": ensemble_summary(results),
+        "members": [{**m, **network_report(a)} for m, a in zip(members, results,
+                                                               strict=True)],
+    }
 

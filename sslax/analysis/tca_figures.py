@@ -76,6 +76,7 @@ def plot_tca_factors(
     dt: float,
     path: str | Path,
     title: str = "",
+    neuron_ids: np.ndarray | None = None,
 ) -> None:
     """The factors of one fit, one row per component (sorted by decreasing weight).
 
@@ -89,6 +90,7 @@ def plot_tca_factors(
         dt: time step of the tensor's time axis [s].
         path: where to write the PNG.
         title: figure title (optional).
+        neuron_ids: [neurons] label of each neuron on the neuron axis (default 0, 1, …).
     """
     ipd_deg = np.asarray(ipd_deg, dtype=np.float64)
     if ipd_deg.shape != (fit.trial.shape[0],):
@@ -97,7 +99,12 @@ def plot_tca_factors(
     plt = _pyplot()
     rank = fit.rank
     time_ms = np.arange(fit.time.shape[0]) * dt * 1e3
-    neurons = np.arange(fit.neuron.shape[0])
+    n_neurons = fit.neuron.shape[0]
+    labels = np.arange(n_neurons) if neuron_ids is None else np.asarray(neuron_ids)
+    if labels.shape != (n_neurons,):
+        raise ValueError(f"neuron_ids must have one entry per neuron ({n_neurons}), got "
+                         f"shape {labels.shape}")
+    neurons = np.arange(n_neurons)
 
     fig, axes = plt.subplots(rank, 3, figsize=(10, 1.7 * rank + 0.9), squeeze=False,
                              sharex="col")
@@ -115,7 +122,9 @@ def plot_tca_factors(
     axes[0, 1].set_title("neuron factor")
     axes[0, 2].set_title("time factor")
     axes[-1, 0].set_xlabel("true IPD (deg)")
-    axes[-1, 1].set_xlabel("hidden neuron index")
+    axes[-1, 1].set_xlabel("hidden unit")
+    step = max(1, n_neurons // 12)
+    axes[-1, 1].set_xticks(neurons[::step], [str(u) for u in labels[::step]])
     axes[-1, 2].set_xlabel("time (ms)")
     if title:
         fig.suptitle(title)
