@@ -573,9 +573,10 @@ class _EpochBar:
 def _table(rows: dict[str, dict[str, float]]) -> str:
     lines = [f"{'':8}{'accuracy':>10}{'MAE-A':>9}{'MAE-B':>9}{'loss':>8}{'rate':>10}"]
     for name, m in rows.items():
+        rate = m["mean_firing_rate_hz"]
+        rate_cell = f"{rate:7.1f} Hz" if rate == rate else f"{'—':>10}"  # NaN: no hidden units
         lines.append(f"{name:8}{100 * m['accuracy']:9.1f}%{m['mae_a_deg']:8.2f}°"
-                     f"{m['mae_b_deg']:8.2f}°{m['loss']:8.3f}"
-                     f"{m['mean_firing_rate_hz']:7.1f} Hz")
+                     f"{m['mae_b_deg']:8.2f}°{m['loss']:8.3f}{rate_cell}")
     return "\n".join(lines)
 
 

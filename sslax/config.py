@@ -37,11 +37,14 @@ Surrogate = Literal["sigmoid", "superspike"]
 UpdateOrder = Literal["parity", "textbook"]
 Reset = Literal["multiplicative", "subtractive"]
 Readout = Literal["mean", "sum", "max", "spike_count"]
-Init = Literal["parity", "output_fan_in", "fan_in"]
+Init = Literal["parity", "output_fan_in", "fan_in", "he"]
 DataMode = Literal["fixed", "fresh"]
 SpikeStorage = Literal["bool", "bits"]
 Neuron = Literal["lif", "adaptive"]
 Synapse = Literal["instant", "filter_and_fire"]
+Delays = Literal["none", "fibre", "dcls"]
+Architecture = Literal["spiking", "delays_only"]
+DelayMethod = Literal["conv", "fft", "unfold"]
 RateRegulariser = Literal["none", "band", "above_lower", "original"]
 Dale = Literal["none", "abs", "softplus"]
 Placement = Literal["random", "contiguous"]
@@ -284,6 +287,11 @@ class NetworkConfig:
     """The spiking network: inputs → hidden spiking layer → leaky-integrator outputs.
 
     Attributes:
+        architecture: spiking (inputs → hidden spiking layer → leaky-integrator outputs) or
+            delays_only (no weights and no hidden layer: class k compares the k-th fibre of
+            the left ear, delayed by max_delay/2, with the k-th fibre of the right ear
+            delayed by a learned delay in [0, max_delay], through leaky integrators with
+            tau_output; score −Σ_t (u_left,k − u_right,k)²; needs fibres_per_ear = n_classes).
         n_hidden: number of hidden units N_h.
         neuron: hidden neuron model: lif (leaky integrate-and-fire) or adaptive (LIF whose
             threshold ϑ + β·θ rises after each spike: θ ← ρθ + (1 − ρ)s, ρ = exp(−dt/τ_θ)).
@@ -296,6 +304,21 @@ class NetworkConfig:
             through `contacts` contacts, each with its own weight and a fixed
             double-exponential PSP kernel; time constants drawn per network seed).
         contacts: filter_and_fire only: contacts M per input and hidden unit.
+        delays: learned delays: none; fibre (a real-valued delay per input fibre, the train
+            shifted by linear interpolation between whole steps, before the input weights);
+            dcls (a delay per synapse in both layers, a Gaussian bump over the delay taps
+            whose width is annealed while training; rounded to one tap at evaluation).
+            Delays lie in [0, max_delay]; instant synapses only.
+        max_delay: largest learned delay [s]; delays take max_delay/dt + 1 taps (0 …
+            max_delay). Structural.
+        delay_sigma_floor: dcls only: final width σ of the bump [steps] (0.5 as the
+            original: its σ 0.23 plus the 0.27 its kernel adds). Must exceed 0.27.
+        delay_anneal_fraction: dcls only: σ falls geometrically from (taps − 1)/2 + 0.27 to
+            delay_sigma_floor over this fraction of n_epochs, then stays.
+        delay_method: dcls only: how the delayed currents are computed (equal values): fft
+            (real FFTs over time; by far the fastest in training on a CPU), conv (XLA's
+            convolution; its backward pass is slow on a CPU) or unfold (shifted copies and
+            one matrix product).
         psp_tau_rise_min: filter_and_fire only: PSP rise times are drawn uniformly from
             [psp_tau_rise_min, psp_tau_rise_max] [s].
         psp_tau_rise_max: see psp_tau_rise_min [s].
@@ -344,15 +367,22 @@ class NetworkConfig:
         init: weight initialisation, U(±b): parity (b = 1/√N_h for the input weights and
             1/√N_c for the output weights, PyTorch's fan-in of an (in, out) tensor, as most
             notebooks), output_fan_in (b = 1/√N_c for both, as the starting notebook) or
-            fan_in (the conventional b = 1/√(inputs of the layer)).
+            fan_in (the conventional b = 1/√(inputs of the layer)) or he (b = √(6/inputs of
+            the layer), PyTorch's kaiming_uniform for ReLU, as the DCLS notebook).
     """
 
+    architecture: Architecture = static("spiking")
     n_hidden: int = static(30)
     neuron: Neuron = static("lif")
     adaptation_strength: float = 1.0
     tau_adaptation: float | None = None
     synapse: Synapse = static("instant")
     contacts: int = static(3)
+    delays: Delays = static("none")
+    max_delay: float = static(0.03)
+    delay_sigma_floor: float = 0.5
+    delay_anneal_fraction: float = 0.25
+    delay_method: DelayMethod = static("fft")
     psp_tau_rise_min: float = 1e-3
     psp_tau_rise_max: float = 16e-3
     psp_tau_decay_min: float = 8e-3
@@ -383,6 +413,7 @@ class NetworkConfig:
 
     def validate(self) -> None:
         s = "network"
+        _check_choice(s, "architecture", self.architecture, Architecture)
         _check_int(s, "n_hidden", self.n_hidden, lo=1)
         _check_choice(s, "neuron", self.neuron, Neuron)
         _check_number(s, "adaptation_strength", self.adaptation_strength, lo=0.0)
@@ -391,6 +422,16 @@ class NetworkConfig:
                           what="seconds")
         _check_choice(s, "synapse", self.synapse, Synapse)
         _check_int(s, "contacts", self.contacts, lo=1)
+        _check_choice(s, "delays", self.delays, Delays)
+        _check_choice(s, "delay_method", self.delay_method, DelayMethod)
+        _check_number(s, "max_delay", self.max_delay, lo=0.0, lo_open=True, what="seconds")
+        _check_number(s, "delay_sigma_floor", self.delay_sigma_floor, lo=0.27, lo_open=True,
+                      what="steps")
+        _check_number(s, "delay_anneal_fraction", self.delay_anneal_fraction, lo=0.0,
+                      hi=1.0, lo_open=True)
+        if self.delays != "none" and self.synapse != "instant":
+            _fail(s, "delays", self.delays, f"learned delays need synapse = 'instant', not "
+                  f"{self.synapse!r}")
         for name in ("psp_tau_rise_min", "psp_tau_rise_max", "psp_tau_decay_min",
                      "psp_tau_decay_max"):
             _check_number(s, name, getattr(self, name), lo=0.0, lo_open=True, what="seconds")
@@ -492,6 +533,8 @@ class TrainingConfig:
         learning_rate: Adam learning rate of the weights.
         learning_rate_tau: Adam learning rate of learned time constants (in the space of
             tau_parameterisation); None: learning_rate.
+        learning_rate_delays: Adam learning rate of learned delays (raw values move about
+            one step per unit near the middle of the range); None: learning_rate.
         data_mode: fixed (one training set, reshuffled every epoch; the original) or fresh
             (new samples for every batch, generated inside the compiled program from the
             training set's distribution: its φ0 mode and phase delays).
@@ -526,6 +569,7 @@ class TrainingConfig:
     n_test: int = static(2048)
     learning_rate: float = 0.01
     learning_rate_tau: float | None = None
+    learning_rate_delays: float | None = None
     data_mode: DataMode = static("fixed")
     patience: int = static(10)
     spike_storage: SpikeStorage = static("bool")
@@ -549,6 +593,12 @@ class TrainingConfig:
         """The learning rate of learned time constants."""
         return self.learning_rate if self.learning_rate_tau is None else self.learning_rate_tau
 
+    @property
+    def delay_learning_rate(self) -> Any:
+        """The learning rate of learned delays."""
+        return (self.learning_rate if self.learning_rate_delays is None
+                else self.learning_rate_delays)
+
     def validate(self) -> None:
         s = "training"
         _check_int(s, "n_epochs", self.n_epochs, lo=1)
@@ -561,9 +611,9 @@ class TrainingConfig:
             _fail(s, "n_train", self.n_train,
                   f"must be at least batch_size = {self.batch_size}")
         _check_number(s, "learning_rate", self.learning_rate, lo=0.0, lo_open=True)
-        if self.learning_rate_tau is not None:
-            _check_number(s, "learning_rate_tau", self.learning_rate_tau, lo=0.0,
-                          lo_open=True)
+        for name in ("learning_rate_tau", "learning_rate_delays"):
+            if getattr(self, name) is not None:
+                _check_number(s, name, getattr(self, name), lo=0.0, lo_open=True)
         _check_choice(s, "data_mode", self.data_mode, DataMode)
         _check_choice(s, "spike_storage", self.spike_storage, SpikeStorage)
         _check_choice(s, "rate_regulariser", self.rate_regulariser, RateRegulariser)
@@ -603,7 +653,22 @@ class Config:
                 _fail("config", name, section, f"expected a {cls.__name__}")
             if sections:
                 section.validate()
+        net, stim = self.network, self.stimulus
+        if net.architecture == "delays_only" and stim.fibres_per_ear != stim.n_classes:
+            _fail("stimulus", "fibres_per_ear", stim.fibres_per_ear, f"the delays_only "
+                  f"architecture needs one fibre per ear and class (n_classes = "
+                  f"{stim.n_classes})")
+        if net.delays != "none" or net.architecture == "delays_only":
+            steps = net.max_delay / stim.dt
+            if abs(steps - round(steps)) > 1e-6 or not 1 <= round(steps) < stim.n_steps:
+                _fail("network", "max_delay", net.max_delay, f"must be a whole number of "
+                      f"steps dt = {stim.dt} s, at least one and shorter than the stimulus")
         return self
+
+    @property
+    def delay_taps(self) -> int:
+        """Taps of a learned delay: max_delay/dt + 1 (delays 0 … max_delay in whole steps)."""
+        return int(round(self.network.max_delay / self.stimulus.dt)) + 1
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (JSON-ready) of every field."""
@@ -688,6 +753,7 @@ DISPLAY_UNITS: dict[str, tuple[str, float]] = {
     "psp_tau_rise_max": ("ms", 1e3),
     "psp_tau_decay_min": ("ms", 1e3),
     "psp_tau_decay_max": ("ms", 1e3),
+    "max_delay": ("ms", 1e3),
     "rate_lower": ("Hz", 1.0),
     "rate_upper": ("Hz", 1.0),
 }

@@ -119,14 +119,19 @@ def positive(kind: str = "log", scale: float = 1e-3) -> Bijector:
     raise ValueError(f"kind = {kind!r}: choose 'log' or 'softplus'")
 
 
-def interval(lo: ArrayLike, hi: ArrayLike) -> Bijector:
-    """A quantity in [lo, hi]: v = lo + (hi − lo)·σ(r); the inverse is the logit."""
+def interval(lo: ArrayLike, hi: ArrayLike, unit_slope: bool = False) -> Bijector:
+    """A quantity in [lo, hi]: v = lo + (hi − lo)·σ(s·r), the inverse a scaled logit.
+
+    s = 1, or with ``unit_slope`` s = 4/(hi − lo), so that dv/dr = 1 in the middle of the
+    range: an optimiser's step in r is then about the same step in v there (a delay in
+    steps moves about one step per unit of learning rate)."""
+    scale = 4.0 / (hi - lo) if unit_slope else 1.0
 
     def inverse(value: Array) -> Array:
         u = (jnp.asarray(value) - lo) / (hi - lo)
-        return jnp.log(u) - jnp.log1p(-u)
+        return (jnp.log(u) - jnp.log1p(-u)) / scale
 
-    return Bijector(lambda raw: lo + (hi - lo) * jax.nn.sigmoid(raw), inverse)
+    return Bijector(lambda raw: lo + (hi - lo) * jax.nn.sigmoid(scale * raw), inverse)
 
 
 def inhibitory_count(n_units: int, fraction: ArrayLike) -> Array:

@@ -22,6 +22,10 @@ sign_in,         fixed (Dale's law)          +1 excitatory / −1 inhibitory per
 sign_out                                     presynaptic unit
 psp_tau_rise,    fixed (filter-and-fire)     PSP kernel time constants [s] of each
 psp_tau_decay                                contact, [hidden, contacts]
+delay_in,        trained (learned delays)    delay [steps] in [0, taps − 1] by a scaled
+delay_out                                    sigmoid: delay_in per input fibre [inputs]
+                                             (``fibre``) or per synapse [inputs, hidden]
+                                             (``dcls``); delay_out [hidden, classes]
 ==============  ==========================  =========================================
 
 The forward pass is a composition of one choice from each of three tables, each entry an
@@ -49,7 +53,7 @@ from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import Float, Int
 
-from sslax import constraints, regularisers, synapses
+from sslax import constraints, delays, delays_only, regularisers, synapses
 from sslax.config import Config, Leaf, NetworkConfig
 from sslax.neurons import (
     LIF,
@@ -65,7 +69,7 @@ from sslax.neurons import (
 
 # Sub-streams of the network key's initialisation part (fold_in tags), so that adding a
 # randomly drawn constant never changes the weights drawn before it.
-_SIGNS_STREAM, _TAU_STREAM, _PSP_STREAM = 1, 2, 3
+_SIGNS_STREAM, _TAU_STREAM, _PSP_STREAM, _DELAY_STREAM = 1, 2, 3, 4
 
 
 @struct.dataclass
@@ -90,12 +94,18 @@ class NetworkValues(NamedTuple):
         w_out: effective hidden → output weights [hidden, classes].
         tau_hidden: hidden time constant(s) [s], a number or [hidden].
         tau_output: output time constant(s) [s], a number or [classes].
+        delay_in, delay_out: learned delays [steps] (``None`` without them).
+        delay_sigma: DCLS bump width [steps] while training; ``None`` rounds each delay to
+            one tap (evaluation).
     """
 
     w_in: Leaf
     w_out: Leaf
     tau_hidden: Leaf
     tau_output: Leaf
+    delay_in: Leaf = None
+    delay_out: Leaf = None
+    delay_sigma: Leaf = None
 
 
 class Outputs(NamedTuple):
@@ -118,40 +128,51 @@ class Outputs(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 
 
-def parameter_maps(fixed: dict[str, Array], network: NetworkConfig) -> dict[str, Any]:
+def parameter_maps(fixed: dict[str, Array], config: Config) -> dict[str, Any]:
     """The constraint of every trainable quantity (:class:`sslax.constraints.Bijector`)."""
+    network = config.network
     if network.dale == "none":
         w_in = w_out = constraints.identity()
     else:
         w_in = constraints.dale(fixed["sign_in"], network.dale)
         w_out = constraints.dale(fixed["sign_out"], network.dale)
     tau = constraints.positive(network.tau_parameterisation)
-    return {"w_in": w_in, "w_out": w_out, "tau_hidden": tau, "tau_output": tau}
+    delay = constraints.interval(0.0, config.delay_taps - 1.0, unit_slope=True)
+    return {"w_in": w_in, "w_out": w_out, "tau_hidden": tau, "tau_output": tau,
+            "delay_in": delay, "delay_out": delay}
 
 
 def network_values(params: Params, config: Config) -> NetworkValues:
     """The constrained values of ``params`` under ``config`` (what the dynamics use)."""
     net = config.network
-    maps = parameter_maps(params.fixed, net)
+    maps = parameter_maps(params.fixed, config)
     value = {name: maps[name].forward(raw) for name, raw in params.trained.items()}
     tau_hidden = value.get("tau_hidden", params.fixed.get("tau_hidden", net.tau_hidden))
     tau_output = value.get("tau_output", net.tau_out)
-    return NetworkValues(value["w_in"], value["w_out"], tau_hidden, tau_output)
+    return NetworkValues(value.get("w_in"), value.get("w_out"), tau_hidden, tau_output,
+                         value.get("delay_in"), value.get("delay_out"))
 
 
 def trainable_names(network: NetworkConfig) -> tuple[str, ...]:
     """Names of the trained quantities of a network with this config."""
+    if network.architecture == "delays_only":
+        return ("delay_out",)
     names = ["w_in", "w_out"]
     if network.learns_tau_hidden:
         names.append("tau_hidden")
     if network.learns_tau_output:
         names.append("tau_output")
+    if network.delays != "none":
+        names.append("delay_in")
+    if network.delays == "dcls":
+        names.append("delay_out")
     return tuple(names)
 
 
 #: The optimiser group of each trained quantity (groups can have their own learning rates).
 PARAMETER_GROUPS: dict[str, str] = {"w_in": "weights", "w_out": "weights",
-                                    "tau_hidden": "tau", "tau_output": "tau"}
+                                    "tau_hidden": "tau", "tau_output": "tau",
+                                    "delay_in": "delays", "delay_out": "delays"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,6 +194,8 @@ def weight_bounds(config: Config) -> tuple[float, float]:
         return n_hidden**-0.5, n_out**-0.5
     if config.network.init == "output_fan_in":
         return n_out**-0.5, n_out**-0.5
+    if config.network.init == "he":
+        return (6 / n_in) ** 0.5, (6 / n_hidden) ** 0.5
     return n_in**-0.5, n_hidden**-0.5
 
 
@@ -224,6 +247,11 @@ def initial_values(key: Array, fixed: dict[str, Array], config: Config) -> dict[
     τ, or the per-unit values drawn for it.
     """
     net = config.network
+    if net.architecture == "delays_only":  # U(0, max_delay) per class
+        top = config.delay_taps - 1.0
+        d = jax.random.uniform(jax.random.fold_in(key, _DELAY_STREAM),
+                               (config.stimulus.n_classes,), minval=0.0, maxval=top)
+        return {"delay_out": jnp.clip(d, 0.01, top - 0.01)}
     b_in, b_out = weight_bounds(config)
     n_in, n_hidden, n_out = config.stimulus.n_inputs, net.n_hidden, config.stimulus.n_classes
     k_in, k_out = jax.random.split(key)
@@ -242,7 +270,27 @@ def initial_values(key: Array, fixed: dict[str, Array], config: Config) -> dict[
     if net.learns_tau_output:
         tau = jnp.asarray(net.tau_out, real)
         values["tau_output"] = jnp.broadcast_to(tau, (n_out,)) if per_unit else tau
+    if net.delays != "none":
+        values |= initial_delays(jax.random.fold_in(key, _DELAY_STREAM), config)
     return values
+
+
+def initial_delays(key: Array, config: Config) -> dict[str, Array]:
+    """Initial learned delays [steps]: ``fibre``: U(0, taps − 1) per fibre; ``dcls``: the
+    middle of the range ± N(0, 0.5²) per synapse (the original: positions N(0, 0.5) about
+    the kernel's centre), kept 0.01 steps inside the range (the bounds are the sigmoid's
+    limits)."""
+    top = config.delay_taps - 1.0
+    n_in, n_hidden = config.stimulus.n_inputs, config.network.n_hidden
+    k_in, k_out = jax.random.split(key)
+    if config.network.delays == "fibre":
+        found = {"delay_in": jax.random.uniform(k_in, (n_in,), minval=0.0, maxval=top)}
+    else:
+        shapes = {"delay_in": (k_in, (n_in, n_hidden)),
+                  "delay_out": (k_out, (n_hidden, config.stimulus.n_classes))}
+        found = {name: top / 2 + 0.5 * jax.random.normal(k, shape)
+                 for name, (k, shape) in shapes.items()}
+    return {name: jnp.clip(d, 0.01, top - 0.01) for name, d in found.items()}
 
 
 def init_params(key: Array, config: Config) -> Params:
@@ -257,7 +305,7 @@ def params_from_values(values: dict[str, ArrayLike], fixed: dict[str, Array],
                        config: Config) -> Params:
     """Parameters whose constrained values are ``values`` (name → array, the trained
     quantities of ``config``) with the constants ``fixed``."""
-    maps = parameter_maps(fixed, config.network)
+    maps = parameter_maps(fixed, config)
     names = trainable_names(config.network)
     missing = sorted(set(names) - set(values))
     if missing:
@@ -274,6 +322,12 @@ def params_from_values(values: dict[str, ArrayLike], fixed: dict[str, Array],
 
 def _instant_synapses(spikes: Array, values: NetworkValues, fixed: dict[str, Array],
                       config: Config) -> Array:
+    kind = config.network.delays
+    if kind == "fibre":
+        spikes = delays.shift(spikes, values.delay_in)
+    elif kind == "dcls":
+        kernel = delays.delay_kernel(values.delay_in, values.delay_sigma, config.delay_taps)
+        return delays.kernel_current(spikes, values.w_in, kernel, config.network.delay_method)
     return jnp.einsum("tbi,ih->tbh", spikes, values.w_in)
 
 
@@ -332,6 +386,16 @@ def hidden_layer(values: NetworkValues, config: Config) -> tuple[NeuronModel, An
 SpikeTransform = Callable[[Array], Array] | None
 
 
+def output_current(hidden: Float[Array, "time batch hidden"], values: NetworkValues,
+                   config: Config) -> Float[Array, "time batch classes"]:
+    """The output layer's input current: hidden spikes through W2 (and, with ``dcls``
+    delays, each synapse's delay kernel)."""
+    if config.network.delays == "dcls":
+        kernel = delays.delay_kernel(values.delay_out, values.delay_sigma, config.delay_taps)
+        return delays.kernel_current(hidden, values.w_out, kernel, config.network.delay_method)
+    return jnp.einsum("tbh,hc->tbc", hidden, values.w_out)
+
+
 def _hidden_spikes(model: NeuronModel, model_params: Any, h: Array) -> Array:
     return run_layer(model, model_params, h, jnp.zeros(h.shape[0], h.dtype))[0]
 
@@ -342,6 +406,13 @@ def _time_weighted_readout(scale: Callable[[int], float]) -> Callable[..., Outpu
         n_steps = config.stimulus.n_steps
         a_out = decay(values.tau_output, config.stimulus.dt)
         weights = mean_membrane_weights(a_out, n_steps, h.dtype) * scale(n_steps)
+        if config.network.delays == "dcls":  # the current is not hidden spikes @ W2
+            hidden = _hidden_spikes(model, model_params, h)
+            seen = hidden if transform is None else transform(hidden)
+            current = output_current(seen, values, config)
+            if weights.ndim == 1:
+                return Outputs(jnp.einsum("t,tbc->bc", weights, current), hidden, None)
+            return Outputs(jnp.einsum("tc,tbc->bc", weights, current), hidden, None)
         if weights.ndim == 1 and transform is None:
             # one output τ: the hidden layer sums its spikes with these weights as it goes
             hidden, weighted_count = run_layer(model, model_params, h, weights)
@@ -361,7 +432,7 @@ def _max_readout(model: NeuronModel, model_params: Any, h: Array, values: Networ
                  config: Config, transform: SpikeTransform = None) -> Outputs:
     hidden = _hidden_spikes(model, model_params, h)
     seen = hidden if transform is None else transform(hidden)
-    membranes = leaky_integrator(jnp.einsum("tbh,hc->tbc", seen, values.w_out),
+    membranes = leaky_integrator(output_current(seen, values, config),
                                  a=decay(values.tau_output, config.stimulus.dt))
     return Outputs(jnp.max(membranes, axis=0), hidden, membranes)
 
@@ -382,7 +453,7 @@ def _spike_count_readout(model: NeuronModel, model_params: Any, h: Array,
     seen = hidden if transform is None else transform(hidden)
     out_model, out_params = output_neurons(values, config)
     n_steps = config.stimulus.n_steps
-    currents = jnp.einsum("tbh,hc->tbc", seen, values.w_out)
+    currents = output_current(seen, values, config)
     _, scores = run_layer(out_model, out_params, currents,
                           jnp.full(n_steps, 1.0 / n_steps, h.dtype))
     return Outputs(scores, hidden, None)
@@ -414,6 +485,7 @@ def forward(
     config: Config,
     key: Array | None = None,
     keep_hidden: Float[ArrayLike, " hidden"] | None = None,
+    epoch: ArrayLike | None = None,
 ) -> Outputs:
     """Simulate the network on time-major input spikes and read out class scores.
 
@@ -426,8 +498,14 @@ def forward(
     ``keep_hidden``: ablation — 1 for each hidden unit the readout sees, 0 for each removed
     ([hidden]). Hidden units do not interact, so this equals deleting the units; the
     returned ``hidden_spikes`` are the hidden layer's own (before removal).
+
+    ``epoch``: the training epoch (0-based) during training; it sets the width of the DCLS
+    delay kernels (:func:`sslax.delays.dcls_sigma`). Without it (evaluation) each DCLS
+    delay is rounded to one tap.
     """
-    values = network_values(params, config)
+    values = with_delay_width(network_values(params, config), config, epoch)
+    if config.network.architecture == "delays_only":
+        return _delays_only_forward(jnp.asarray(spikes), values, config)
     tr = config.training
     transform: SpikeTransform = None
     if key is not None:
@@ -441,6 +519,27 @@ def forward(
     h = SYNAPSES[config.network.synapse](jnp.asarray(spikes), values, params.fixed, config)
     model, model_params = hidden_layer(values, config)
     return READOUTS[config.network.readout](model, model_params, h, values, config, transform)
+
+
+def _delays_only_forward(spikes: Array, values: NetworkValues, config: Config) -> Outputs:
+    """The delays-only network (:mod:`sslax.delays_only`); it has no hidden units, so
+    ``hidden_spikes`` is empty ([time, batch, 0])."""
+    stim = config.stimulus
+    scores = delays_only.scores(spikes, values.delay_out, (config.delay_taps - 1) / 2,
+                                values.tau_output, stim.dt)
+    return Outputs(scores, jnp.zeros((*spikes.shape[:2], 0), spikes.dtype), None)
+
+
+def with_delay_width(values: NetworkValues, config: Config,
+                     epoch: ArrayLike | None) -> NetworkValues:
+    """``values`` with the DCLS kernel width of training epoch ``epoch`` (``None``: rounded
+    delays, for evaluation); other networks unchanged."""
+    net = config.network
+    if net.delays != "dcls" or epoch is None:
+        return values
+    return values._replace(delay_sigma=delays.dcls_sigma(
+        epoch, config.training.n_epochs, config.delay_taps, net.delay_sigma_floor,
+        net.delay_anneal_fraction))
 
 
 def _then_keep(transform: SpikeTransform, keep: Array) -> Callable[[Array], Array]:
@@ -483,8 +582,7 @@ def output_membranes(
         return out.membranes
     values = network_values(params, config)
     a_out = decay(values.tau_output, config.stimulus.dt)
-    return leaky_integrator(jnp.einsum("tbh,hc->tbc", out.hidden_spikes, values.w_out),
-                            a=a_out)
+    return leaky_integrator(output_current(out.hidden_spikes, values, config), a=a_out)
 
 
 def output_spikes(
@@ -498,7 +596,7 @@ def output_spikes(
     hidden = forward(params, spikes, config).hidden_spikes
     model, model_params = output_neurons(values, config)
     n_steps = config.stimulus.n_steps
-    currents = jnp.einsum("tbh,hc->tbc", hidden, values.w_out)
+    currents = output_current(hidden, values, config)
     return run_layer(model, model_params, currents, jnp.zeros(n_steps, currents.dtype))[0]
 
 
@@ -514,15 +612,16 @@ def loss_fn(
     labels: Int[ArrayLike, " batch"],
     config: Config,
     key: Array | None = None,
+    epoch: ArrayLike | None = None,
 ) -> tuple[Array, Outputs]:
     """Training loss and the forward outputs: the cross-entropy of the readout, plus the
     rate penalty on the hidden units when ``training.rate_regulariser`` asks for one
     (:func:`sslax.regularisers.rate_penalty`).
 
     ``key`` is a fresh key per training step for stochastic terms (dropout); deterministic
-    configs ignore it, so their results do not depend on it.
+    configs ignore it, so their results do not depend on it. ``epoch``: see :func:`forward`.
     """
-    out = forward(params, spikes, config, key)
+    out = forward(params, spikes, config, key, epoch=epoch)
     loss = cross_entropy(out.scores, labels)
     tr = config.training
     if tr.rate_regulariser != "none":

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +282,46 @@ def plot_unit_rates(rates: dict[str, np.ndarray], path: Path, title: str,
     axes[0][0].set_ylabel("hidden unit firing rate [Hz]")
     fig.suptitle(title)
     _save(fig, path)
+
+
+def plot_receptive_fields(w_in: np.ndarray, delay_in: np.ndarray, units: Sequence[int],
+                          dt: float, path: Path) -> None:
+    """Learned synaptic delays of chosen hidden units: for each, every input synapse as a dot
+    at (presynaptic fibre, delay rounded to a step [ms]), coloured by its signed weight
+    (diverging colour map symmetric around zero; left ear, then right ear)."""
+    plt = _pyplot()
+    units = list(units)
+    fig, axes = plt.subplots(1, len(units), figsize=(3.4 * len(units) + 1, 3.6),
+                             squeeze=False, sharey=True)
+    limit = float(np.max(np.abs(w_in[:, units]))) or 1.0
+    fibres = np.arange(w_in.shape[0])
+    image = None
+    for ax, unit in zip(axes[0], units, strict=True):
+        order = np.argsort(np.abs(w_in[:, unit]))  # strongest drawn last
+        image = ax.scatter(fibres[order], np.round(delay_in[order, unit]) * dt * 1e3,
+                           c=w_in[order, unit], cmap="RdBu_r", vmin=-limit, vmax=limit, s=9)
+        ax.axvline(w_in.shape[0] / 2 - 0.5, color="0.6", linewidth=0.6)
+        ax.set(title=f"hidden unit {unit}", xlabel="input fibre (left | right)")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+    axes[0, 0].set_ylabel("learned delay [ms]")
+    fig.colorbar(image, ax=list(axes[0]), label="weight")
+    _save_unlaid(fig, path)
+
+
+def plot_delay_histograms(delays_by_layer: dict[str, np.ndarray], dt: float,
+                          path: Path) -> None:
+    """Distribution of the learned delays (rounded to a step) of each layer [ms]."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(delays_by_layer), figsize=(5 * len(delays_by_layer), 3.5),
+                             squeeze=False)
+    for ax, (name, d) in zip(axes[0], delays_by_layer.items(), strict=True):
+        steps = np.round(np.asarray(d).ravel())
+        ax.hist(steps * dt * 1e3, bins=np.arange(steps.max() + 2) * dt * 1e3 - dt * 5e2)
+        ax.set(xlabel="learned delay [ms]", ylabel="synapses", title=name)
+    _save(fig, path)
+
+
+def _save_unlaid(fig: Any, path: Path) -> None:
+    """Write a figure whose colour bar spans several axes (no tight layout) and free it."""
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)

@@ -45,12 +45,44 @@ MINIMAL_MODEL = Config(
                             rate_regulariser="above_lower"),
 )
 
+#: DCLS delays as the original notebook: no input phase delays, frozen Poisson noise with a
+#: new φ0 every epoch (the original drew one φ0 per epoch for all samples; sslax draws one
+#: per sample); a weight and a learned delay
+#: (0 … 30 ms, 31 taps) per synapse in both layers, Gaussian kernels narrowing from σ 15.27
+#: to 0.5 steps over the first quarter of the epochs, rounded at evaluation; 30 hidden units
+#: at τ 5 ms, He-uniform weights; Adam at 0.001 for the weights and 0.1 for the delays, up to
+#: 150 epochs with early stopping. (The original also scheduled both learning rates per
+#: epoch; sslax keeps them constant.)
+DCLS = Config(
+    stimulus=StimulusConfig(phase_delays=False, phase_offset="per_epoch"),
+    network=NetworkConfig(delays="dcls", max_delay=0.03, init="he"),
+    training=TrainingConfig(n_epochs=150, learning_rate=0.001, learning_rate_delays=0.1),
+)
+
+#: The delays-only task: no weights, no hidden layer; 36 classes of 5°, one pair of fibres
+#: per class (each class sees its own Poisson trains), a 20 Hz tone with envelope power 10
+#: for 50 ms, φ0 per sample, no phase delays; one learned delay per class on the right ear
+#: (0 … 40 ms against a fixed 20 ms on the left, so ±20 ms relative, as the original's
+#: ±20 steps); leaky integrators with τ 20 ms (the original annealed τ from 40 to 19 steps);
+#: fresh samples for every batch of 200, 30 epochs of 20 Adam steps at 0.5 for the delays,
+#: no validation set, 2 000 test samples.
+DELAYS_ONLY = Config(
+    stimulus=StimulusConfig(frequency=20.0, duration=0.05, envelope_power=10.0,
+                            fibres_per_ear=36, n_classes=36, phase_delays=False,
+                            phase_offset="per_sample"),
+    network=NetworkConfig(architecture="delays_only", max_delay=0.04, tau_hidden=20e-3),
+    training=TrainingConfig(n_epochs=30, batch_size=200, n_train=4000, n_valid=0, n_test=2000,
+                            patience=0, data_mode="fresh", learning_rate_delays=0.5),
+)
+
 PRESETS: dict[str, Config] = {
     "quickstart": QUICKSTART,
     "starting-notebook": STARTING_NOTEBOOK,
     "dales-law": DALES_LAW,
     "250hz": TONE_250HZ,
     "minimal-model": MINIMAL_MODEL,
+    "dcls": DCLS,
+    "delays-only": DELAYS_ONLY,
 }
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
@@ -59,4 +91,6 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
     "dales-law": "the quick start under Dale's law, |W|·sign, half inhibitory",
     "250hz": "a 250 Hz tone at dt 0.1 ms (T = 1000), τ 0.5 ms, 5 hidden",
     "minimal-model": "the paper's network: 50 Hz, 8 hidden, τ 2 ms, rate penalty, 100 epochs",
+    "dcls": "learned synaptic delays (0–30 ms) in both layers, no phase delays, 150 epochs",
+    "delays-only": "36 classes from learned delays alone: no weights, no hidden layer",
 }

@@ -193,10 +193,11 @@ def make_test_set(data_key: Array, config: Config) -> Dataset:
 def optimizer(config: Config, params: Params) -> optax.GradientTransformation:
     """Adam per parameter group (:data:`sslax.network.PARAMETER_GROUPS`), each with its
     learning rate: the weights ``learning_rate``, learned time constants
-    ``learning_rate_tau``. Adam acts elementwise, so splitting it into groups with equal
-    rates changes nothing."""
+    ``learning_rate_tau``, learned delays ``learning_rate_delays``. Adam acts elementwise,
+    so splitting it into groups with equal rates changes nothing."""
     rates = {"weights": config.training.learning_rate,
-             "tau": config.training.tau_learning_rate}
+             "tau": config.training.tau_learning_rate,
+             "delays": config.training.delay_learning_rate}
     labels = {name: PARAMETER_GROUPS[name] for name in params.trained}
     used = sorted(set(labels.values()))
     return optax.multi_transform({group: optax.adam(rates[group]) for group in used}, labels)
@@ -267,7 +268,7 @@ def train_epoch(state: TrainState, data: Datasets, config: Config) -> TrainState
 
             def loss(trained: dict[str, Array]) -> tuple[Array, Any]:
                 return loss_fn(params.replace(trained=trained), x, y, config,
-                               jax.random.fold_in(k_loss, step))
+                               jax.random.fold_in(k_loss, step), epoch=epoch)
 
             (value, out), grads = jax.value_and_grad(loss, has_aux=True)(params.trained)
             updates, opt_state = tx.update(grads, opt_state, params.trained)

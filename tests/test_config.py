@@ -223,7 +223,8 @@ LEAF_FIELDS = {
     "stimulus": {"frequency", "rate_max", "envelope_power", "phase_jitter"},
     "network": {"tau_hidden", "tau_hidden_ratio", "tau_hidden_cv", "inhibitory_fraction",
                 "threshold", "surrogate_slope", "adaptation_strength", "psp_tau_rise_min",
-                "psp_tau_rise_max", "psp_tau_decay_min", "psp_tau_decay_max"},
+                "psp_tau_rise_max", "psp_tau_decay_min", "psp_tau_decay_max",
+                "delay_sigma_floor", "delay_anneal_fraction"},
     "training": {"learning_rate", "rate_penalty", "rate_lower", "rate_upper"},
 }
 

@@ -253,10 +253,10 @@ def test_each_training_step_gets_its_own_key_and_deterministic_results_ignore_it
     plain = jax.jit(lambda *a: training.train_epoch(*a))(state, data, config)
     seen = []
 
-    def keyed_loss(params, x, y, cfg, key=None):
+    def keyed_loss(params, x, y, cfg, key=None, epoch=None):
         jax.debug.callback(lambda k: seen.append(tuple(np.asarray(k))),
                            jax.random.key_data(key))
-        loss, out = loss_fn(params, x, y, cfg, key)
+        loss, out = loss_fn(params, x, y, cfg, key, epoch=epoch)
         return loss + 0.0 * jax.random.uniform(key), out
 
     monkeypatch.setattr(training, "loss_fn", keyed_loss)

@@ -76,3 +76,19 @@ def test_analysis_scripts(tmp_path):
                      str(tmp_path / "minimal"))
     assert "six-parameter model" in out
     assert (tmp_path / "minimal" / "analysis" / "analysis.json").is_file()
+
+
+@pytest.mark.slow
+def test_dcls_delays_script(tmp_path):
+    out = run_script("dcls_delays.py", tmp_path, "--seeds", "2", "--out", str(tmp_path / "d"))
+    assert "| 5 |" in out and "published" in out
+    figures = tmp_path / "d" / "figures"
+    assert (figures / "receptive_fields_5ms.png").is_file()
+    assert (figures / "dcls_test_accuracy.png").is_file()
+
+
+@pytest.mark.slow
+def test_delays_only_script(tmp_path):
+    out = run_script("delays_only.py", tmp_path, "--seeds", "2", "--out", str(tmp_path / "d"))
+    assert "ideal delays" in out and "published" in out
+    assert (tmp_path / "d" / "figures" / "delay_vs_ipd.png").is_file()

@@ -22,7 +22,7 @@ from sslax.analysis import ablation as abl
 from sslax.analysis import reduced, tuning, weights
 from sslax.analysis.activity import Activity, Traces, record_activity, record_traces, samples_near
 from sslax.analysis.sensitivity import Sensitivity, output_sensitivity
-from sslax.config import Config
+from sslax.config import Config, ConfigError
 from sslax.network import Params
 from sslax.stimulus import Dataset, batch_inputs, ipd_to_class
 
@@ -164,6 +164,9 @@ def finish(core: Core, params: Params, data: Dataset, config: Config,
     orders = {by: weights.unit_order(w_in, w_out, by, last=ablation.silent)
               for by in weights.ORDERINGS}
     notes: list[str] = []
+    if config.network.delays != "none":
+        notes.append("learned delays: the weight orderings, the reduced models and the "
+                     "Hessian use the weights alone and ignore the delays")
 
     rate, rate_accuracy, rate_tuning = None, math.nan, None
     try:
@@ -241,10 +244,18 @@ def _balanced_trials(labels: np.ndarray, n_classes: int, per_class: int) -> np.n
     return np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(n_classes)])
 
 
+def check_analysable(config: Config) -> None:
+    """Raise a one-line error for networks these analyses do not apply to."""
+    if config.network.architecture != "spiking":
+        raise ConfigError(f"network.architecture = {config.network.architecture!r}: it has "
+                          f"no hidden layer to analyse")
+
+
 def analyse_network(params: Params, data: Dataset, config: Config,
                     options: AnalysisOptions | None = None) -> NetworkAnalysis:
     """The complete analysis of one trained network on ``data`` (usually its test set)."""
     options = options or AnalysisOptions()
+    check_analysable(config)
     core = _core_jit(params, data, config, batch_size=options.batch_size)
     return finish(core, params, data, config, options)
 
@@ -267,6 +278,7 @@ def analyse_networks(params: Params, data: Dataset, config: Config, config_axes:
         detailed: members that also get traces and tensor component analysis.
     """
     options = options or AnalysisOptions()
+    check_analysable(config)
     cores = _ensemble_core(params, data, config, options.batch_size, data_axis, config_axes)
     results = []
     for index, member_config in enumerate(member_configs):

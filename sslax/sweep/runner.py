@@ -317,8 +317,11 @@ class _Runner:
     def gather(self, layout: _Layout, chunks: list[Any]) -> Any:
         """Per-chunk host results [groups, group, ...] → one tree [members, ...]."""
         n = len(layout.members)
-        return jax.tree.map(lambda *xs: np.concatenate(xs).reshape(-1, *xs[0].shape[2:])[:n],
-                            *chunks)
+        def members(*xs: np.ndarray) -> np.ndarray:
+            joined = np.concatenate(xs)  # explicit shape: a leaf may have no elements
+            return joined.reshape(joined.shape[0] * joined.shape[1], *joined.shape[2:])[:n]
+
+        return jax.tree.map(members, *chunks)
 
     def run_structure(self, index: int, structure: dict[str, Any]) -> SweepResult:
         """All members of one network structure: padded to whole chunks."""

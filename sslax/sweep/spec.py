@@ -170,9 +170,12 @@ class SweepResult:
             for name in ("accuracy", "mae_a", "mae_b", "loss"):
                 data[f"{split}_{name}"] = (dims, np.asarray(getattr(ev, name)).reshape(shape))
             unit_rates = np.asarray(ev.firing_rate)
-            data[f"{split}_firing_rate"] = (dims, unit_rates.mean(axis=-1).reshape(shape))
+            n_units = unit_rates.shape[-1]  # 0 for a network without hidden units
+            mean_rate = (unit_rates.mean(axis=-1) if n_units
+                         else np.full(unit_rates.shape[:-1], np.nan))
+            data[f"{split}_firing_rate"] = (dims, mean_rate.reshape(shape))
             data[f"{split}_unit_firing_rate"] = ((*dims, "hidden"),
-                                                 unit_rates.reshape(*shape, -1))
+                                                 unit_rates.reshape(*shape, n_units))
         data["best_epoch"] = (dims, np.asarray(r.best_epoch).reshape(shape))
         data["n_epochs_run"] = (dims, np.asarray(r.n_epochs_run).reshape(shape))
         data["diverged_epoch"] = (dims, np.asarray(r.diverged_epoch).reshape(shape))
