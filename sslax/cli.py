@@ -286,13 +286,21 @@ def evaluate_command(args: list[str]) -> int:
         f"{split}.{name}: saved {saved.metrics[split][name]!r}, now {value!r}"
         for split, ev in (("train", train_eval), ("test", test_eval))
         for name, value in rundir.evaluation_summary(ev).items()
-        if saved.metrics.get(split, {}).get(name) != value
+        if not _same(saved.metrics.get(split, {}).get(name), value)
     ]
     if mismatched:
         print("differs from the saved metrics:\n  " + "\n  ".join(mismatched))
         return 1
     print("identical to the saved metrics.")
     return 0
+
+
+def _same(saved: Any, now: Any) -> bool:
+    """Equal, counting a saved NaN (JSON null, or NaN) and a new NaN as the same."""
+    def missing(x: Any) -> bool:
+        return x is None or (isinstance(x, float) and x != x)
+
+    return saved == now or (missing(saved) and missing(now))
 
 
 def _evaluate_sweep(path: Path) -> int:
@@ -315,7 +323,7 @@ def _evaluate_sweep(path: Path) -> int:
             for name in ("accuracy", "mae_a", "mae_b", "loss"):
                 was = saved.dataset[f"{split}_{name}"].values
                 now = np.asarray(getattr(ev, name)).reshape(was.shape)
-                bad = int(np.sum(now != was))
+                bad = int(np.sum((now != was) & ~(np.isnan(now) & np.isnan(was))))
                 if bad:
                     print(f"  {saved.structure or 'all'}: {split}_{name} differs for {bad} "
                           f"member(s) (largest difference {np.max(np.abs(now - was)):.3g})")

@@ -258,3 +258,15 @@ def test_delays_only_network_trains_its_delays_only():
                   - np.asarray(start.trained["delay_out"])).max() > 0
     with pytest.raises(ConfigError, match="fibres_per_ear"):
         config.replace_fields(fibres_per_ear=10)
+
+
+def test_delays_only_run_trains_and_evaluates_from_the_command_line(tmp_path, capsys):
+    from sslax.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "delays-only", "--n-epochs", "1", "--n-train", "400",
+                 "--n-test", "200", "--out", str(out)]) == 0
+    assert main(["evaluate", str(out)]) == 0  # NaN hidden rates compare equal
+    assert "identical to the saved metrics" in capsys.readouterr().out
+    assert main(["analyse", str(out)]) == 2  # nothing to analyse: a one-line error
+    assert "no hidden layer" in capsys.readouterr().err
