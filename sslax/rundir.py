@@ -37,7 +37,7 @@ import jax
 import numpy as np
 from flax import serialization
 
-from sslax.config import Config, ConfigError, display_column, display_value
+from sslax.config import Config, ConfigError, ConfigWarning, display_column, display_value
 from sslax.fileio import (
     FileFormatError,
     LeftoverWarning,
@@ -383,8 +383,29 @@ def describes(spec: dict[str, Any], sweep: Sweep) -> bool:
     """Whether a ``sweep.json`` content describes ``sweep`` (the same config, seeds, grid
     and data)."""
     own = json.loads(json.dumps(sweep_spec(sweep, {})))
-    keys = ("config", "seeds", "grid", "data_seed", "shared_data")
-    return all(spec.get(key) == own[key] for key in keys)
+    keys = ("seeds", "grid", "data_seed", "shared_data")
+    return (_with_defaults(spec.get("config")) == own["config"]
+            and all(spec.get(key) == own[key] for key in keys))
+
+
+def _with_defaults(config: Any) -> Any:
+    """A saved config as JSON with the fields it lacks (an older sslax wrote it) at their
+    defaults, so that a field added since does not make the same sweep look different."""
+    try:
+        swept = {(name, field): value for name, section in config.items()
+                 for field, value in section.items()
+                 if isinstance(value, dict) and "swept" in value}
+        plain = {name: {field: (value["swept"][0] if (name, field) in swept else value)
+                        for field, value in section.items()}
+                 for name, section in config.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConfigWarning)
+            full = json.loads(json.dumps(Config.from_dict(plain).to_dict()))
+    except (AttributeError, ConfigError, IndexError, TypeError, ValueError):
+        return config
+    for (name, field), value in swept.items():
+        full[name][field] = value
+    return full
 
 
 def create_sweep_dir(path: str | os.PathLike[str], sweep: Sweep,

@@ -270,3 +270,17 @@ def test_delays_only_run_trains_and_evaluates_from_the_command_line(tmp_path, ca
     assert "identical to the saved metrics" in capsys.readouterr().out
     assert main(["analyse", str(out)]) == 2  # nothing to analyse: a one-line error
     assert "no hidden layer" in capsys.readouterr().err
+
+
+def test_a_sweep_saved_before_a_config_field_existed_still_describes_its_sweep():
+    import json
+
+    from sslax import rundir
+
+    sweep = Sweep(_dcls(), seeds=(0, 1), grid={"max_delay": (0.005, 0.006)})
+    spec = json.loads(json.dumps(rundir.sweep_spec(sweep, {})))
+    assert rundir.describes(spec, sweep)
+    del spec["config"]["network"]["architecture"]  # as written before the field was added
+    assert rundir.describes(spec, sweep)
+    spec["config"]["network"]["n_hidden"] = 7  # a real difference still counts
+    assert not rundir.describes(spec, sweep)
