@@ -16,13 +16,13 @@ the peak memory of training.
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import numpy as np
+from epoch_timing import EPOCH, interleaved_epoch_times, warm_case
 
 from sslax import PRESETS
-from sslax.training import datasets_from_seed, init_state, train_epoch
+from sslax.training import datasets_from_seed, init_state
 
 VARIANTS = {
     "no delays": dict(delays="none"),
@@ -40,7 +40,6 @@ def main() -> None:
                         help="skip DCLS methods by name (fft, conv, unfold)")
     args = parser.parse_args()
     base = PRESETS["dcls"].replace_fields(n_valid=0, patience=0, n_epochs=100)
-    epoch = jax.jit(train_epoch)
     cases, memory = {}, {}
     for name, fields in VARIANTS.items():
         if any(name.endswith(skip) for skip in args.skip):
@@ -48,20 +47,12 @@ def main() -> None:
         config = base.replace_fields(**fields)
         data = datasets_from_seed(0, config)
         state = init_state(jax.random.key(0), config)
-        stats = epoch.lower(state, data, config).compile().memory_analysis()
+        stats = EPOCH.lower(state, data, config).compile().memory_analysis()
         memory[name] = (stats.temp_size_in_bytes + stats.argument_size_in_bytes
                         + stats.output_size_in_bytes) if stats is not None else float("nan")
-        state = jax.block_until_ready(epoch(state, data, config))
-        cases[name] = (config, data, state)
-    times: dict[str, list[float]] = {name: [] for name in cases}
+        cases[name] = warm_case(config, data, state)
+    times = interleaved_epoch_times(cases, args.repeats)
     names = list(cases)
-    for round_ in range(args.repeats):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
-            config, data, state = cases[name]
-            start = time.perf_counter()
-            state = jax.block_until_ready(epoch(state, data, config))
-            times[name].append(time.perf_counter() - start)
-            cases[name] = (config, data, state)
     reference = np.median(times[names[0]])
     n_steps = base.training.n_batches
     print(f"{args.repeats} interleaved repeats, {n_steps} Adam steps of batch "

@@ -15,13 +15,13 @@ of each, and its ratio to the base model's median.
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import numpy as np
+from epoch_timing import interleaved_epoch_times, warm_case
 
 from sslax import PRESETS
-from sslax.training import datasets_from_seed, init_state, train_epoch
+from sslax.training import datasets_from_seed, init_state
 
 VARIANTS = {
     "base (LIF, mean readout)": {},
@@ -42,23 +42,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     base = PRESETS["quickstart"].replace_fields(n_valid=0, patience=0, n_epochs=100)
-    epoch = jax.jit(train_epoch)
     cases = {}
     for name, fields in VARIANTS.items():
         config = base.replace_fields(**fields)
         data = datasets_from_seed(0, config)
-        state = jax.block_until_ready(epoch(init_state(jax.random.key(0), config), data,
-                                            config))
-        cases[name] = (config, data, state)
-    times: dict[str, list[float]] = {name: [] for name in cases}
+        cases[name] = warm_case(config, data, init_state(jax.random.key(0), config))
+    times = interleaved_epoch_times(cases, args.repeats)
     names = list(cases)
-    for round_ in range(args.repeats):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
-            config, data, state = cases[name]
-            start = time.perf_counter()
-            state = jax.block_until_ready(epoch(state, data, config))
-            times[name].append(time.perf_counter() - start)
-            cases[name] = (config, data, state)
     reference = np.median(times[names[0]])
     n_steps = base.training.n_batches
     print(f"{args.repeats} interleaved repeats, {n_steps} Adam steps of batch "

@@ -33,7 +33,7 @@ def main() -> None:
     from sslax.metrics import evaluate
     from sslax.rundir import saved_params
     from sslax.sweep import Sweep
-    from sslax.training import datasets_from_seed
+    from sslax.training import make_test_set
 
     base = PRESETS["delays-only"]
     if args.smoke:
@@ -52,7 +52,7 @@ def main() -> None:
     ideal_acc, ideal_mae_b = [], []
     template = jax.tree.map(lambda x: x[0], params)
     for seed in range(args.seeds):
-        test = datasets_from_seed(sweep.data_seed_of(seed), base).test
+        test = make_test_set(jax.random.key(sweep.data_seed_of(seed)), base)
         ev = evaluate(network.params_from_values({"delay_out": ideal}, template.fixed, base),
                       test, base, 500)
         ideal_acc.append(100 * float(ev.accuracy))

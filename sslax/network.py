@@ -406,19 +406,17 @@ def _time_weighted_readout(scale: Callable[[int], float]) -> Callable[..., Outpu
         n_steps = config.stimulus.n_steps
         a_out = decay(values.tau_output, config.stimulus.dt)
         weights = mean_membrane_weights(a_out, n_steps, h.dtype) * scale(n_steps)
-        if config.network.delays == "dcls":  # the current is not hidden spikes @ W2
-            hidden = _hidden_spikes(model, model_params, h)
-            seen = hidden if transform is None else transform(hidden)
-            current = output_current(seen, values, config)
-            if weights.ndim == 1:
-                return Outputs(jnp.einsum("t,tbc->bc", weights, current), hidden, None)
-            return Outputs(jnp.einsum("tc,tbc->bc", weights, current), hidden, None)
-        if weights.ndim == 1 and transform is None:
+        delayed = config.network.delays == "dcls"  # the current is not hidden spikes @ W2
+        if weights.ndim == 1 and transform is None and not delayed:
             # one output τ: the hidden layer sums its spikes with these weights as it goes
             hidden, weighted_count = run_layer(model, model_params, h, weights)
             return Outputs(weighted_count @ values.w_out, hidden, None)
         hidden = _hidden_spikes(model, model_params, h)
         seen = hidden if transform is None else transform(hidden)
+        if delayed:
+            current = output_current(seen, values, config)
+            by_time = "t,tbc->bc" if weights.ndim == 1 else "tc,tbc->bc"
+            return Outputs(jnp.einsum(by_time, weights, current), hidden, None)
         if weights.ndim == 1:
             return Outputs(jnp.einsum("t,tbh->bh", weights, seen) @ values.w_out, hidden, None)
         # one τ per output unit: weights [time, classes]

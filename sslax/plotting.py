@@ -28,10 +28,13 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> None:
-    """Lay out ``fig``, write it to ``path`` and free it."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+def _save(fig: Any, path: Path, tight_layout: bool = True) -> None:
+    """Lay out ``fig``, write it to ``path`` and free it. ``tight_layout=False`` for a figure
+    whose colour bar spans several axes (which tight layout cannot place): the saved area is
+    trimmed to the drawing instead."""
+    if tight_layout:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches=None if tight_layout else "tight")
     _pyplot().close(fig)
 
 
@@ -305,7 +308,7 @@ def plot_receptive_fields(w_in: np.ndarray, delay_in: np.ndarray, units: Sequenc
         ax.yaxis.get_major_locator().set_params(integer=True)
     axes[0, 0].set_ylabel("learned delay [ms]")
     fig.colorbar(image, ax=list(axes[0]), label="weight")
-    _save_unlaid(fig, path)
+    _save(fig, path, tight_layout=False)
 
 
 def plot_delay_histograms(delays_by_layer: dict[str, np.ndarray], dt: float,
@@ -320,8 +323,3 @@ def plot_delay_histograms(delays_by_layer: dict[str, np.ndarray], dt: float,
         ax.set(xlabel="learned delay [ms]", ylabel="synapses", title=name)
     _save(fig, path)
 
-
-def _save_unlaid(fig: Any, path: Path) -> None:
-    """Write a figure whose colour bar spans several axes (no tight layout) and free it."""
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)

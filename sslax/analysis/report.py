@@ -21,6 +21,7 @@ from sslax.analysis.network_analysis import (
     NetworkAnalysis,
     analyse_network,
     analyse_networks,
+    check_analysable,
 )
 from sslax.config import Config, section_of
 from sslax.fileio import write_atomic
@@ -125,6 +126,7 @@ def analyse_run_dir(path: str | Path, out: str | Path | None = None, split: str 
 
     start = time.perf_counter()
     saved = rundir.load_run(path)
+    check_analysable(saved.config)  # before generating any data
     out = Path(out) if out is not None else saved.path / f"analysis-{split}"
     helper = figure_helper() if parallel_figures else None
     try:
