@@ -28,6 +28,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Bool, Float, Int, UInt8
 
 from sslax.config import Leaf, StimulusConfig
+from sslax.uniform import uniform
 
 TWO_PI = 2.0 * math.pi
 
@@ -110,9 +111,10 @@ def spike_probability(
 
 
 def poisson_noise(keys: Array, stimulus: StimulusConfig) -> Float[Array, "batch time inputs"]:
-    """Uniform [0, 1) noise of each sample, drawn from that sample's own key."""
+    """Uniform [0, 1) noise of each sample, drawn from that sample's own key: the numbers of
+    ``jax.random.uniform(key, (time, inputs))``, computed by :func:`sslax.uniform.uniform`."""
     shape = (stimulus.n_steps, stimulus.n_inputs)
-    return jax.vmap(lambda k: jax.random.uniform(k, shape))(keys)
+    return jax.vmap(lambda k: uniform(k, shape))(keys)
 
 
 def sample_spikes(

@@ -1,0 +1,127 @@
+"""How fast input spikes are generated, against JAX's own uniform noise in the same run.
+
+Spike generation draws one uniform per sample, step and fibre and compares it with the
+spike probability. sslax draws its uniforms with :func:`sslax.uniform.uniform` (the same
+numbers as ``jax.random.uniform``, written so that XLA fuses the cipher); the reference is
+the same code with ``jax.random.uniform`` put back. Both are compiled once, checked to give
+identical spikes, then timed in interleaved rounds:
+
+- a stored data set of 4 096 samples (``make_dataset``, as ``sslax train`` builds it);
+- one batch of 64 samples regenerated from its noise keys (per-epoch φ0 and ``fresh`` data
+  do this every training step).
+
+Then the training throughput that depends on it: epochs of the quick-start network on a
+fixed (stored) training set, with φ0 redrawn per epoch (spikes regenerated per batch) and
+with ``fresh`` data (new samples per batch), as ratios to the fixed set's epoch.
+
+    python benchmarks/bench_data.py [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+
+import jax
+import numpy as np
+from epoch_timing import interleaved_epoch_times, warm_case
+
+from sslax import PRESETS, stimulus
+from sslax.training import datasets_from_seed, init_state
+
+
+@contextlib.contextmanager
+def jax_uniform() -> Iterator[None]:
+    """Trace spike generation with ``jax.random.uniform`` (the reference)."""
+    fast = stimulus.uniform
+    stimulus.uniform = jax.random.uniform
+    try:
+        yield
+    finally:
+        stimulus.uniform = fast
+
+
+def compiled_pair(make: Callable[[], Callable[..., object]],
+                  *args: object) -> tuple[Callable[[], object], Callable[[], object]]:
+    """(sslax, reference) zero-argument calls of two separately traced programs; the
+    reference is traced with ``jax.random.uniform``. Checks both give the same spikes."""
+    ours, ref = jax.jit(make()), jax.jit(make())
+    out = jax.block_until_ready(ours(*args))
+    with jax_uniform():
+        expected = jax.block_until_ready(ref(*args))
+    if not np.array_equal(np.asarray(out), np.asarray(expected)):
+        raise AssertionError("sslax's uniforms gave other spikes than jax.random.uniform")
+    return (lambda: jax.block_until_ready(ours(*args)),
+            lambda: jax.block_until_ready(ref(*args)))
+
+
+def interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds per call, the calls timed in rotating interleaved rounds."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
+    for round_ in range(repeats):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            start = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def generation(repeats: int) -> None:
+    stim = PRESETS["quickstart"].stimulus
+    key = jax.random.key(0)
+    n_set, n_batch = 4096, 64
+    set_ours, set_ref = compiled_pair(
+        lambda: lambda k: stimulus.make_dataset(k, n_set, stim).spikes, key)
+    frozen = stimulus.make_dataset(key, n_set, stim, store_spikes=False)
+    index = np.arange(n_batch)
+    batch_ours, batch_ref = compiled_pair(
+        lambda: lambda d, i: stimulus.batch_inputs(d, i, stim, d.phase_offset[i] + 1.0),
+        frozen, index)
+    t = interleaved({"set": set_ours, "set ref": set_ref, "batch": batch_ours,
+                     "batch ref": batch_ref}, repeats)
+    print(f"spike generation, {repeats} interleaved repeats; jax {jax.__version__}, "
+          f"{jax.devices()[0].platform}, {jax.device_count()} device(s)")
+    print("| what | jax.random.uniform [ms] | sslax [ms] | speed-up | ns per spike slot |")
+    print("|---|---|---|---|---|")
+    slots = stim.n_steps * stim.n_inputs
+    for name, label, n in [("set", f"data set of {n_set} samples", n_set),
+                           ("batch", f"batch of {n_batch} regenerated", n_batch)]:
+        ours, ref = t[name], t[name + " ref"]
+        print(f"| {label} | {1e3 * ref:.1f} | {1e3 * ours:.1f} | {ref / ours:.2f}× | "
+              f"{1e9 * ours / (n * slots):.2f} |")
+
+
+def training(repeats: int) -> None:
+    base = PRESETS["quickstart"].replace_fields(n_valid=0, patience=0, n_epochs=100)
+    modes = {"fixed training set (stored spikes)": {},
+             "φ0 per epoch (spikes regenerated per batch)": dict(phase_offset="per_epoch"),
+             "fresh data (new samples per batch)": dict(data_mode="fresh")}
+    cases = {}
+    for name, fields in modes.items():
+        config = base.replace_fields(**fields)
+        data = datasets_from_seed(0, config)
+        cases[name] = warm_case(config, data, init_state(jax.random.key(0), config))
+    times = interleaved_epoch_times(cases, repeats)
+    reference = np.median(times[next(iter(modes))])
+    print(f"\ntraining epochs ({base.training.n_batches} Adam steps of batch "
+          f"{base.training.batch_size}), {repeats} interleaved repeats")
+    print("| data | median epoch [s] | throughput vs fixed set |")
+    print("|---|---|---|")
+    for name in modes:
+        median = np.median(times[name])
+        print(f"| {name} | {median:.2f} | {reference / median:.2f}× |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    generation(args.repeats)
+    training(args.repeats)
+
+
+if __name__ == "__main__":
+    main()
