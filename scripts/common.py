@@ -14,6 +14,13 @@ SMOKE_SIZES = dict(fibres_per_ear=8, n_hidden=6, duration=0.03, n_train=64, n_va
 
 
 def parser(description: str, seeds: int, out: str) -> argparse.ArgumentParser:
+    """The shared options. Also turns on the persistent compilation cache (as the ``sslax``
+    commands do; ``SSLAX_COMPILE_CACHE=0`` keeps it off): scripts compile the same
+    structures run after run."""
+    from sslax import compile_cache
+
+    if compile_cache.enabled_by_environment():
+        compile_cache.enable()
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seeds", type=int, default=seeds, help="network seeds per point")
     parser.add_argument("--data-seed", type=int, default=0)

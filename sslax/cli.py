@@ -603,7 +603,21 @@ def _summary(run: Any, seconds: float, path: Path) -> str:
 
 def _print_warning(message: Any, category: Any, filename: str, lineno: int,
                    file: Any = None, line: Any = None) -> None:
+    from sslax.compile_cache import forget_unreadable
+
+    program = forget_unreadable(str(message))
+    if program is not None:
+        message = (f"the compilation cache entry of {program} could not be read; compiled "
+                   f"again (the entry was removed and will be rewritten)")
     print(f"sslax: warning: {message}", file=sys.stderr)
+
+
+def _enable_compile_cache() -> None:
+    """The persistent compilation cache (:mod:`sslax.compile_cache`), unless turned off."""
+    from sslax import compile_cache
+
+    if compile_cache.enabled_by_environment():
+        compile_cache.enable()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -630,6 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always", ConfigWarning)  # shown as one line, never raised
         warnings.simplefilter("always", LeftoverWarning)
         warnings.showwarning = _print_warning
+        if argv is None:  # a process of its own: JAX's configuration is ours to set
+            _enable_compile_cache()
         try:
             return commands[args[0]](args[1:])
         except errors as error:

@@ -20,6 +20,13 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
     ).strip()
 
+# One persistent compilation cache per test session, shared by the xdist workers and every
+# `sslax` subprocess (set here, in the controller, before the workers start).
+if "SSLAX_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["SSLAX_CACHE_DIR"] = tempfile.mkdtemp(prefix="sslax-test-xla-")
+
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
