@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 
 import jax
 import numpy as np
-from epoch_timing import interleaved_epoch_times, warm_case
+from epoch_timing import epoch_setting, interleaved_calls, interleaved_epoch_times, warm_cases
 
 from sslax import PRESETS, stimulus
-from sslax.training import datasets_from_seed, init_state
 
 
 @contextlib.contextmanager
@@ -57,18 +55,6 @@ def compiled_pair(make: Callable[[], Callable[..., object]],
             lambda: jax.block_until_ready(ref(*args)))
 
 
-def interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds per call, the calls timed in rotating interleaved rounds."""
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    names = list(calls)
-    for round_ in range(repeats):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
-            start = time.perf_counter()
-            calls[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
-
-
 def generation(repeats: int) -> None:
     stim = PRESETS["quickstart"].stimulus
     key = jax.random.key(0)
@@ -80,15 +66,10 @@ def generation(repeats: int) -> None:
     batch_ours, batch_ref = compiled_pair(
         lambda: lambda d, i: stimulus.batch_inputs(d, i, stim, d.phase_offset[i] + 1.0),
         frozen, index)
-    calls_per_batch = 20  # a batch takes milliseconds: time 20 in a row
-
-    def batches(call: Callable[[], object]) -> Callable[[], object]:
-        return lambda: [call() for _ in range(calls_per_batch)]
-
-    t = interleaved({"set": set_ours, "set ref": set_ref, "batch": batches(batch_ours),
-                     "batch ref": batches(batch_ref)}, repeats)
-    t["batch"] /= calls_per_batch
-    t["batch ref"] /= calls_per_batch
+    t = interleaved_calls({"set": set_ours, "set ref": set_ref}, repeats)
+    # a batch takes milliseconds: 20 in a row per round
+    t.update(interleaved_calls({"batch": batch_ours, "batch ref": batch_ref}, repeats,
+                               per_round=20))
     print(f"spike generation, {repeats} interleaved repeats; jax {jax.__version__}, "
           f"{jax.devices()[0].platform}, {jax.device_count()} device(s)")
     print("| what | jax.random.uniform [ms] | sslax [ms] | speed-up | ns per spike slot |")
@@ -106,15 +87,9 @@ def training(repeats: int) -> None:
     modes = {"fixed training set (stored spikes)": {},
              "φ0 per epoch (spikes regenerated per batch)": dict(phase_offset="per_epoch"),
              "fresh data (new samples per batch)": dict(data_mode="fresh")}
-    cases = {}
-    for name, fields in modes.items():
-        config = base.replace_fields(**fields)
-        data = datasets_from_seed(0, config)
-        cases[name] = warm_case(config, data, init_state(jax.random.key(0), config))
-    times = interleaved_epoch_times(cases, repeats)
+    times = interleaved_epoch_times(warm_cases(base, modes), repeats)
     reference = np.median(times[next(iter(modes))])
-    print(f"\ntraining epochs ({base.training.n_batches} Adam steps of batch "
-          f"{base.training.batch_size}), {repeats} interleaved repeats")
+    print(f"\ntraining epochs: {epoch_setting(repeats, base)}")
     print("| data | median epoch [s] | throughput vs fixed set |")
     print("|---|---|---|")
     for name in modes:

@@ -19,7 +19,7 @@ import argparse
 
 import jax
 import numpy as np
-from epoch_timing import EPOCH, interleaved_epoch_times, warm_case
+from epoch_timing import EPOCH, epoch_setting, interleaved_epoch_times, warm_case
 
 from sslax import PRESETS
 from sslax.training import datasets_from_seed, init_state
@@ -55,9 +55,7 @@ def main() -> None:
     names = list(cases)
     reference = np.median(times[names[0]])
     n_steps = base.training.n_batches
-    print(f"{args.repeats} interleaved repeats, {n_steps} Adam steps of batch "
-          f"{base.training.batch_size} per epoch; jax {jax.__version__}, "
-          f"{jax.devices()[0].platform}")
+    print(epoch_setting(args.repeats, base))
     print("| model | median epoch [s] | per step [ms] | time vs no delays | memory [MB] |")
     print("|---|---|---|---|---|")
     for name in names:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from epoch_timing import interleaved_calls
 from jax import lax
 
 import sslax
@@ -117,25 +117,6 @@ def stepper(step: Callable[..., tuple], weights: tuple, x: Array, y: Array,
     return call
 
 
-def interleaved(calls: dict[str, Callable[[], object]], rounds: int,
-                per_round: int = 20) -> dict[str, float]:
-    """Median over rounds of each call's median time [ms]; the order rotates per round."""
-    for call in calls.values():
-        for _ in range(3):
-            call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    names = list(calls)
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            samples = []
-            for _ in range(per_round):
-                start = time.perf_counter()
-                calls[name]()
-                samples.append(time.perf_counter() - start)
-            times[name].append(float(np.median(samples)))
-    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
-
-
 def check_equal(x: Array, y: Array, weights: tuple) -> None:
     ours = jax.jit(jax.value_and_grad(sslax_loss))(weights, x, y)
     ref = jax.jit(jax.value_and_grad(reference_loss))(weights, x, y)
@@ -174,7 +155,7 @@ def single(rounds: int) -> dict[str, float]:
         "fused LIF loops, forward + backward": block(jax.grad(lif), h),
         "Adam update alone": block(lambda g, o, p: ADAM.update(g, o, p), w, ADAM.init(w), w),
     }
-    return interleaved(calls, rounds)
+    return interleaved(calls, rounds, per_round=20)
 
 
 def ensemble(rounds: int, members: int = 64) -> dict[str, float]:
@@ -202,6 +183,13 @@ def ensemble(rounds: int, members: int = 64) -> dict[str, float]:
                                                   y, True),
     }
     return interleaved(calls, rounds, per_round=3)
+
+
+def interleaved(calls: dict[str, Callable[[], object]], rounds: int,
+                per_round: int) -> dict[str, float]:
+    """Milliseconds per call (:func:`interleaved_calls`, after 3 warm-up calls each)."""
+    return {name: 1e3 * s for name, s in
+            interleaved_calls(calls, rounds, per_round, warmup=3).items()}
 
 
 def main() -> None:

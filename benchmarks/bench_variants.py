@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 
-import jax
 import numpy as np
-from epoch_timing import interleaved_epoch_times, warm_case
+from epoch_timing import epoch_setting, interleaved_epoch_times, warm_cases
 
 from sslax import PRESETS
-from sslax.training import datasets_from_seed, init_state
 
 VARIANTS = {
     "base (LIF, mean readout)": {},
@@ -42,18 +40,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     base = PRESETS["quickstart"].replace_fields(n_valid=0, patience=0, n_epochs=100)
-    cases = {}
-    for name, fields in VARIANTS.items():
-        config = base.replace_fields(**fields)
-        data = datasets_from_seed(0, config)
-        cases[name] = warm_case(config, data, init_state(jax.random.key(0), config))
-    times = interleaved_epoch_times(cases, args.repeats)
-    names = list(cases)
+    times = interleaved_epoch_times(warm_cases(base, VARIANTS), args.repeats)
+    names = list(times)
     reference = np.median(times[names[0]])
     n_steps = base.training.n_batches
-    print(f"{args.repeats} interleaved repeats, {n_steps} Adam steps of batch "
-          f"{base.training.batch_size} per epoch; jax {jax.__version__}, "
-          f"{jax.devices()[0].platform}")
+    print(epoch_setting(args.repeats, base))
     print("| variant | median epoch [s] | per step [ms] | time vs base |")
     print("|---|---|---|---|")
     for name in names:
