@@ -34,12 +34,10 @@ def main() -> None:
     use_cpu_cores_as_devices(args.cpu_devices)
 
     from sslax import PRESETS
-    from sslax.analysis.network_analysis import AnalysisOptions, analyse_networks
-    from sslax.analysis.report import analysis_data, ensemble_summary, stack_datasets
+    from sslax.analysis.network_analysis import AnalysisOptions
+    from sslax.analysis.report import analyse_members, ensemble_summary
     from sslax.plotting import plot_conditions
-    from sslax.rundir import saved_params
     from sslax.sweep import Sweep
-    from sslax.sweep.batching import stack_members
 
     base = sized(PRESETS["starting-notebook"], args.smoke)
     sizes = tuple(args.sizes) if not args.smoke else (2, 6)
@@ -70,20 +68,13 @@ def main() -> None:
                     train={f"{n} hidden": accuracies[n][0] for n in sorted(accuracies)})
 
     saved = next(s for s in loaded if s.structure["n_hidden"] == analysed)
-    config = sweep.config_for_structure(saved.structure)
-    members = sweep.members()
-    stacked, axes = stack_members(config, members, sweep.numeric_fields)
-    params = saved_params(saved)
     print(f"\nablation of the {analysed}-unit networks (accuracy in %, mean ± std over "
           f"{args.seeds} seeds; ranges are over units, then averaged over seeds)")
     print("| set | intact | spiking units | all silent removed | one spiking unit removed: "
           "lowest – highest | 3 most important removed |")
     print("|---|---|---|---|---|---|")
     for split in ("train", "test"):
-        sets = [analysis_data(config, sweep.data_seed_of(m["seed"]), split) for m in members]
-        data = stack_datasets(sets)
-        results = analyse_networks(params, data, stacked, axes, 0, [config] * len(members),
-                                   AnalysisOptions(tca=False), detailed=())
+        results = analyse_members(saved, sweep, split, AnalysisOptions(tca=False), detailed=())
         spiking = [a.spiking for a in results]
         single = [np.asarray(a.ablation.without_unit) for a in results]
         lowest = [float(100 * s[m].min()) for s, m in zip(single, spiking, strict=True)]

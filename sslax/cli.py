@@ -111,17 +111,25 @@ class AnalyseArgs:
     """folder for the figures and analysis.json; default PATH/analysis-SPLIT."""
     tca: bool = True
     """run tensor component analysis (needs tensorly: pip install 'sslax[analysis]')."""
+    cpu_devices: int | None = None
+    """for a sweep on CPU: split the cores into this many JAX devices, the members spread
+    over them (default one per core; 1 turns it off)."""
 
 
 def analyse_command(args: list[str]) -> int:
     parsed = tyro.cli(AnalyseArgs, args=args, prog="sslax analyse")
     from sslax import rundir
+    from sslax.sweep import use_cpu_cores_as_devices
+
+    sweep_dir = (parsed.path / rundir.SWEEP_FILE).is_file()
+    if sweep_dir:
+        use_cpu_cores_as_devices(parsed.cpu_devices)  # before JAX starts its backends
     from sslax.analysis.network_analysis import AnalysisOptions
     from sslax.analysis.report import analyse_run_dir, analyse_sweep_dir
 
     options = AnalysisOptions(tca=parsed.tca)
     start = time.perf_counter()
-    if (parsed.path / rundir.SWEEP_FILE).is_file():
+    if sweep_dir:
         out = analyse_sweep_dir(parsed.path, parsed.out, parsed.split, options,
                                 parallel_figures=True)
     else:

@@ -79,6 +79,7 @@ def spike_probability(
     phase_offset: Float[ArrayLike, "*batch"],
     delays: Float[ArrayLike, " inputs"],
     stimulus: StimulusConfig,
+    angle_sums: bool = False,
 ) -> Float[Array, "batch time inputs"]:
     """Probability of a spike in each step for each sample and fibre.
 
@@ -87,6 +88,11 @@ def spike_probability(
         phase_offset: φ0 [rad], one per sample or a scalar shared by the batch.
         delays: phase delay ψ of each input fibre [rad] (see :func:`phase_delays`).
         stimulus: the task config.
+        angle_sums: evaluate the sines of θ = ω·t + β (β = φ0 + α·ear + ψ) as
+            sin ω·t·cos β + cos ω·t·sin β, from T + batch·inputs sines instead of one or
+            four per slot: the same function to a few float32 ulps, several times faster on
+            a CPU, for deterministic uses (the rate approximation). Spike generation uses
+            the direct form, which every saved data set was drawn with.
 
     Returns:
         ``R_max·dt·((1 + sin θ)/2)^k`` with θ evaluated at t·dt (the original), or with
@@ -99,15 +105,33 @@ def spike_probability(
     ear = jnp.concatenate([jnp.zeros(n), jnp.ones(n)])  # i = 0 left, 1 right
     omega = TWO_PI * stimulus.frequency
     t = jnp.arange(stimulus.n_steps, dtype=jnp.float32) * dt
-    theta = (omega * t[None, :, None] + phase_offset[:, None, None]
-             + ear[None, None, :] * ipd[:, None, None] + jnp.asarray(delays)[None, None, :])
+    beta = (phase_offset[:, None, None] + ear[None, None, :] * ipd[:, None, None]
+            + jnp.asarray(delays)[None, None, :])  # [batch, 1, inputs]
+    if angle_sums:
+        wt = omega * t[None, :, None]
+        sin_wt, cos_wt, sin_b, cos_b = jnp.sin(wt), jnp.cos(wt), jnp.sin(beta), jnp.cos(beta)
+        sin_theta = sin_wt * cos_b + cos_wt * sin_b
+        cos_theta = cos_wt * cos_b - sin_wt * sin_b
+    else:
+        theta = omega * t[None, :, None] + phase_offset[:, None, None] \
+            + ear[None, None, :] * ipd[:, None, None] + jnp.asarray(delays)[None, None, :]
     if stimulus.exact_rates:
-        theta_end = theta + omega * dt
+        if angle_sums:  # θ_end = θ + ω·dt
+            cos_step, sin_step = jnp.cos(omega * dt), jnp.sin(omega * dt)
+            sin_end = sin_theta * cos_step + cos_theta * sin_step
+            cos_end = cos_theta * cos_step - sin_theta * sin_step
+            cos_start, sin2_start, sin2_end = cos_theta, 2 * sin_theta * cos_theta, \
+                2 * sin_end * cos_end
+        else:
+            theta_end = theta + omega * dt
+            cos_start, cos_end = jnp.cos(theta), jnp.cos(theta_end)
+            sin2_start, sin2_end = jnp.sin(2 * theta), jnp.sin(2 * theta_end)
         integral = 0.25 * (1.5 * dt
-                           - 2.0 * (jnp.cos(theta_end) - jnp.cos(theta)) / omega
-                           - 0.25 * (jnp.sin(2 * theta_end) - jnp.sin(2 * theta)) / omega)
+                           - 2.0 * (cos_end - cos_start) / omega
+                           - 0.25 * (sin2_end - sin2_start) / omega)
         return jnp.clip(stimulus.rate_max * integral, 0.0, 1.0)
-    return stimulus.rate_max * dt * (0.5 * (1.0 + jnp.sin(theta))) ** stimulus.envelope_power
+    sine = sin_theta if angle_sums else jnp.sin(theta)
+    return stimulus.rate_max * dt * (0.5 * (1.0 + sine)) ** stimulus.envelope_power
 
 
 def poisson_noise(keys: Array, stimulus: StimulusConfig) -> Float[Array, "batch time inputs"]:

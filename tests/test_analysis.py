@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +15,7 @@ import pytest
 from conftest import TINY, tiny_config
 
 from sslax import init_params, make_dataset
-from sslax.analysis import ablation, ensemble, reduced, sensitivity, tuning, weights
+from sslax.analysis import ablation, ensemble, reduced, report, sensitivity, tuning, weights
 from sslax.analysis.network_analysis import (
     AnalysisOptions,
     analyse_network,
@@ -25,6 +27,7 @@ from sslax.network import forward, hidden_membranes, network_values, params_from
 from sslax.neurons import LIF, LIFParams, decay, scan_layer
 from sslax.stimulus import batch_inputs, spike_probability
 from sslax.sweep.batching import stack_members
+from sslax.training import datasets_from_seed
 
 
 def _network(config, w_in, w_out):
@@ -234,9 +237,9 @@ def test_six_parameter_fits_recover_known_curves():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_output_hessian_equals_its_closed_form(hand_built):
+def test_output_hessian_equals_its_closed_form_and_automatic_differentiation(hand_built):
     """D is quadratic in Δ: H = 2/(T·B·C)·(ZᵀZ ⊗ I_C), Z the leaky-filtered hidden spikes
-    (computed here with a NumPy loop)."""
+    (computed here with a NumPy loop); and equal to ``jax.hessian`` of D."""
     config, params, data, *_ = hand_built
     x = batch_inputs(data, jnp.arange(7), config.stimulus)
     result = sensitivity.output_sensitivity(params, x, config)
@@ -250,6 +253,12 @@ def test_output_hessian_equals_its_closed_form(hand_built):
     n_t, n_b, n_c = s.shape[0], s.shape[1], 12
     expected = 2.0 / (n_t * n_b * n_c) * np.kron(zz, np.eye(n_c))
     np.testing.assert_allclose(result.hessian, expected, rtol=1e-4, atol=1e-6)
+    values = network_values(params, config)
+    hidden = forward(params, x, config).hidden_spikes
+    shape = values.w_out.shape
+    automatic = jax.hessian(lambda flat: sensitivity.output_change(
+        flat.reshape(shape), hidden, values.w_out, a))(jnp.zeros(shape[0] * shape[1]))
+    np.testing.assert_allclose(result.hessian, automatic, rtol=1e-4, atol=1e-6)
     values = np.asarray(result.eigenvalues)
     assert np.all(np.diff(values) <= 1e-6)
     np.testing.assert_allclose(np.sort(values), np.sort(np.linalg.eigvalsh(expected)),
@@ -298,3 +307,57 @@ def test_analyse_a_run_and_a_sweep(tmp_path, capsys):
     assert "ensemble_accuracies.png" in " ".join(report["figures"])
     out = capsys.readouterr().out
     assert "analysis.json" in out
+    # the same members spread over 3 CPU devices (4 members padded to 6) in a fresh process
+    spread = sweep / "spread"
+    done = subprocess.run([sys.executable, "-m", "sslax.cli", "analyse", str(sweep), "--split",
+                           "train", "--no-tca", "--cpu-devices", "3", "--out", str(spread)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    again = json.loads((spread / "analysis.json").read_text())
+    _assert_reports_equal(again["structures"], report["structures"])
+
+
+def _assert_reports_equal(got, expected, path=""):
+    if isinstance(expected, dict):
+        assert set(got) == set(expected), path
+        for key in expected:
+            _assert_reports_equal(got[key], expected[key], f"{path}/{key}")
+    elif isinstance(expected, list):
+        assert len(got) == len(expected), path
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+            _assert_reports_equal(g, e, f"{path}[{i}]")
+    elif isinstance(expected, float):
+        assert got == pytest.approx(expected, rel=1e-4, abs=1e-6), path
+    else:
+        assert got == expected, path
+
+
+def test_analysed_sets_are_the_sets_training_used():
+    """The test and training sets ``sslax analyse`` regenerates are, spike for spike, the
+    ones the run was trained and tested on."""
+    config = tiny_config(n_test=300)
+    trained = datasets_from_seed(4, config)
+    for split, expected in (("test", trained.test), ("train", trained.train)):
+        got = report.analysis_data(config, 4, split)
+        np.testing.assert_array_equal(got.spikes, expected.spikes)
+        np.testing.assert_array_equal(got.ipd, expected.ipd)
+
+
+def test_output_hessian_with_a_time_constant_per_class(hand_built):
+    """Learned output time constants (one per class, spread out here): each class's block
+    of the Hessian uses its own filter, as ``jax.hessian`` of D says."""
+    config, params, data, w_in, w_out = hand_built
+    learned = config.replace_fields(learn_tau="output")
+    params = params_from_values({"w_in": jnp.asarray(w_in, jnp.float32),
+                                 "w_out": jnp.asarray(w_out, jnp.float32),
+                                 "tau_output": jnp.linspace(2e-3, 40e-3, 12)}, {}, learned)
+    values = network_values(params, learned)
+    assert np.ptp(np.asarray(values.tau_output)) > 0.03
+    x = batch_inputs(data, jnp.arange(5), learned.stimulus)
+    got = sensitivity.output_hessian(params, x, learned)
+    hidden = forward(params, x, learned).hidden_spikes
+    a = decay(values.tau_output, learned.stimulus.dt)
+    shape = values.w_out.shape
+    automatic = jax.hessian(lambda flat: sensitivity.output_change(
+        flat.reshape(shape), hidden, values.w_out, a))(jnp.zeros(shape[0] * shape[1]))
+    np.testing.assert_allclose(got, automatic, rtol=1e-4, atol=1e-7)

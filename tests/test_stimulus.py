@@ -77,31 +77,33 @@ def exact_probability_np(alpha, phi0, psi, stim, n_sub=2000):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("angle_sums", [False, True])
 @pytest.mark.parametrize("power", [2.0, 3.0])
-def test_spike_probability_matches_formula(power):
+def test_spike_probability_matches_formula(power, angle_sums):
     stim = StimulusConfig(fibres_per_ear=5, duration=0.03, envelope_power=power)
     alpha = np.array([-1.2, 0.0, 0.7])
     phi0 = np.array([0.3, 2.0, 5.5])
     psi = np.asarray(phase_delays(stim))
-    p = np.asarray(spike_probability(alpha, phi0, psi, stim))
+    p = np.asarray(spike_probability(alpha, phi0, psi, stim, angle_sums=angle_sums))
     assert p.shape == (3, 30, 10)
     np.testing.assert_allclose(p, probability_np(alpha, phi0, psi, stim), rtol=1e-5, atol=2e-6)
     # the right ear (inputs 5…9) is the left ear shifted in phase by α
     shifted = probability_np(np.zeros(3), phi0 + alpha, psi, stim)
     np.testing.assert_allclose(p[:, :, 5:], shifted[:, :, :5], rtol=1e-5, atol=2e-6)
     # a scalar φ0 is shared by the batch
-    p_scalar = np.asarray(spike_probability(alpha, 0.3, psi, stim))
+    p_scalar = np.asarray(spike_probability(alpha, 0.3, psi, stim, angle_sums=angle_sums))
     np.testing.assert_allclose(
         p_scalar, probability_np(alpha, np.full(3, 0.3), psi, stim), rtol=1e-5, atol=2e-6
     )
 
 
+@pytest.mark.parametrize("angle_sums", [False, True])
 @pytest.mark.parametrize("frequency", [20.0, 50.0])
-def test_exact_rates_match_numerical_integral(frequency):
+def test_exact_rates_match_numerical_integral(frequency, angle_sums):
     stim = StimulusConfig(fibres_per_ear=3, duration=0.02, frequency=frequency, exact_rates=True)
     alpha, phi0 = np.array([-0.4, 1.1]), np.array([4.0, 0.2])
     psi = np.asarray(phase_delays(stim))
-    p = np.asarray(spike_probability(alpha, phi0, psi, stim))
+    p = np.asarray(spike_probability(alpha, phi0, psi, stim, angle_sums=angle_sums))
     expected = exact_probability_np(alpha, phi0, psi, stim)
     np.testing.assert_allclose(p, expected, rtol=1e-4, atol=5e-6)
     # it is not the sampled rate of the default mode (the two differ by O(ω dt))

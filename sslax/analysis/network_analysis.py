@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import Array
+from jax.sharding import Mesh, PartitionSpec
 
 from sslax.analysis import ablation as abl
 from sslax.analysis import reduced, tuning, weights
 from sslax.analysis.activity import Activity, Traces, record_activity, record_traces, samples_near
-from sslax.analysis.sensitivity import Sensitivity, output_sensitivity
+from sslax.analysis.sensitivity import (
+    Sensitivity,
+    output_hessian,
+    sensitivity_unavailable,
+    spectrum,
+)
 from sslax.config import Config, ConfigError
 from sslax.network import Params
 from sslax.stimulus import Dataset, batch_inputs, ipd_to_class
@@ -55,18 +63,34 @@ class AnalysisOptions:
 
 
 class Core(NamedTuple):
-    """What :func:`analysis_core` returns (a pytree of arrays)."""
+    """What :func:`analysis_core` returns (a pytree of arrays): the parts of the analysis
+    that run the network. ``rate`` and ``output_hessian`` are ``None`` where they do not apply
+    (:func:`sslax.analysis.reduced.rate_model_unavailable`,
+    :func:`sslax.analysis.sensitivity.sensitivity_unavailable`)."""
 
     activity: Activity
     ablation: abl.Ablation
+    rate: reduced.RateModel | None
+    output_hessian: Array | None
 
 
-def analysis_core(params: Params, data: Dataset, config: Config, batch_size: int = 256) -> Core:
-    """Per-sample activity and the ablation study of one network (pure; vmap it over
-    networks)."""
+def analysis_core(params: Params, data: Dataset, config: Config, batch_size: int = 256,
+                  hessian_samples: int = 256) -> Core:
+    """Per-sample activity, the ablation study, the rate approximation and the output
+    Hessian (on the first ``hessian_samples`` samples) of one network: pure, so one
+    ``jit(vmap(...))`` runs them for every member of an ensemble."""
     activity = record_activity(params, data, config, batch_size)
     silent = abl.silent_units(activity.hidden_counts)
-    return Core(activity, abl.ablation_study(params, data, config, silent, batch_size))
+    study = abl.ablation_study(params, data, config, silent, batch_size)
+    rate = None
+    if reduced.rate_model_unavailable(config) is None:
+        rate = reduced.rate_model(params, data, config, batch_size)
+    hessian = None
+    if sensitivity_unavailable(config) is None:
+        n = min(hessian_samples, data.n_samples)
+        hessian = output_hessian(params, batch_inputs(data, jnp.arange(n), config.stimulus),
+                                 config)
+    return Core(activity, study, rate, hessian)
 
 
 @dataclasses.dataclass
@@ -126,19 +150,41 @@ class NetworkAnalysis:
         return np.asarray(ipd_to_class(self.activity.ipd, self.config.stimulus.n_classes))
 
 
-_core_jit = jax.jit(analysis_core, static_argnames="batch_size")
-_rate_jit = jax.jit(reduced.rate_model, static_argnames="batch_size")
-_sensitivity_jit = jax.jit(output_sensitivity)
+_core_jit = jax.jit(analysis_core, static_argnames=("batch_size", "hessian_samples"))
+_spectrum_jit = jax.jit(spectrum)
 _traces_jit = jax.jit(record_traces)
 _tuning_jit = jax.jit(tuning.tuning_curves, static_argnames="n_classes")
 _inputs_jit = jax.jit(batch_inputs)
 
 
-@partial(jax.jit, static_argnames=("batch_size", "data_axis", "config_axes"))
+MEMBERS = "members"  # the mesh axis an ensemble's members are spread over
+
+
+def over_members(fn: Callable[..., Any], in_axes: tuple[Any, ...],
+                 mesh: Mesh | None = None) -> Callable[..., Any]:
+    """``vmap(fn, in_axes)`` over an ensemble's members; with a ``mesh`` (axis
+    :data:`MEMBERS`), each device maps its own share of the members (``shard_map``: the
+    members are independent, so the devices never communicate). Inputs mapped at axis 0
+    and every output are split over the devices, unmapped (``None``) inputs copied.
+
+    Keep eigensolvers out of ``fn``: on CPU devices, ``jnp.linalg.eigh`` inside such a
+    program after the output Hessian was seen to hang (jax 0.10)."""
+    mapped = jax.vmap(fn, in_axes=in_axes)
+    if mesh is None:
+        return mapped
+    specs = jax.tree.map(lambda axis: PartitionSpec() if axis is None else PartitionSpec(MEMBERS),
+                         in_axes, is_leaf=lambda x: x is None)
+    return jax.shard_map(mapped, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(MEMBERS),
+                         check_vma=False)
+
+
+@partial(jax.jit, static_argnames=("batch_size", "hessian_samples", "data_axis",
+                                   "config_axes", "mesh"))
 def _ensemble_core(params: Params, data: Dataset, config: Config, batch_size: int,
-                   data_axis: int | None, config_axes: Any) -> Core:
-    core = partial(analysis_core, batch_size=batch_size)
-    return jax.vmap(core, in_axes=(0, data_axis, config_axes))(params, data, config)
+                   hessian_samples: int, data_axis: int | None, config_axes: Any,
+                   mesh: Mesh | None) -> Core:
+    core = partial(analysis_core, batch_size=batch_size, hessian_samples=hessian_samples)
+    return over_members(core, (0, data_axis, config_axes), mesh)(params, data, config)
 
 
 def _to_numpy(tree: Any) -> Any:
@@ -168,13 +214,12 @@ def finish(core: Core, params: Params, data: Dataset, config: Config,
         notes.append("learned delays: the weight orderings, the reduced models and the "
                      "Hessian use the weights alone and ignore the delays")
 
-    rate, rate_accuracy, rate_tuning = None, math.nan, None
-    try:
-        rate = _to_numpy(_rate_jit(params, data, config, batch_size=options.batch_size))
+    rate, rate_accuracy, rate_tuning = core.rate, math.nan, None
+    if rate is None:
+        notes.append(f"rate approximation skipped: {reduced.rate_model_unavailable(config)}")
+    else:
         rate_accuracy = reduced.scores_accuracy(rate.scores, activity.ipd, n_classes)
         rate_tuning = _to_numpy(_tuning_jit(rate.hidden_rates, labels, n_classes=n_classes))
-    except ValueError as error:
-        notes.append(f"rate approximation skipped: {error}")
 
     order = orders["output"]
     w_out_fit = reduced.fit_w_out(w_out[order])
@@ -185,12 +230,10 @@ def finish(core: Core, params: Params, data: Dataset, config: Config,
                     if np.isfinite(six).all() else math.nan)
 
     sensitivity = None
-    n_hessian = min(options.hessian_samples, data.n_samples)
-    try:
-        spikes = _inputs_jit(data, jnp.arange(n_hessian), config.stimulus)
-        sensitivity = _to_numpy(_sensitivity_jit(params, spikes, config))
-    except ValueError as error:
-        notes.append(f"output Hessian skipped: {error}")
+    if core.output_hessian is None:
+        notes.append(f"output Hessian skipped: {sensitivity_unavailable(config)}")
+    else:  # the eigensolver runs here, outside the ensemble program (see over_members)
+        sensitivity = _to_numpy(_spectrum_jit(core.output_hessian))
 
     result = NetworkAnalysis(
         config, activity, float(ablation.baseline), hidden_tuning, output_tuning, ablation,
@@ -256,16 +299,18 @@ def analyse_network(params: Params, data: Dataset, config: Config,
     """The complete analysis of one trained network on ``data`` (usually its test set)."""
     options = options or AnalysisOptions()
     check_analysable(config)
-    core = _core_jit(params, data, config, batch_size=options.batch_size)
+    core = _core_jit(params, data, config, batch_size=options.batch_size,
+                     hessian_samples=options.hessian_samples)
     return finish(core, params, data, config, options)
 
 
 def analyse_networks(params: Params, data: Dataset, config: Config, config_axes: Any,
                      data_axis: int | None, member_configs: list[Config],
                      options: AnalysisOptions | None = None,
-                     detailed: tuple[int, ...] = (0,)) -> list[NetworkAnalysis]:
-    """Analyse every member of an ensemble: the core in one vectorised program, the rest
-    per member.
+                     detailed: tuple[int, ...] = (0,),
+                     mesh: Mesh | None = None) -> list[NetworkAnalysis]:
+    """Analyse every member of an ensemble: the core in one vectorised program
+    (:func:`ensemble_cores`), the rest per member (:func:`finish_members`).
 
     Args:
         params: stacked parameters [members, ...].
@@ -273,19 +318,41 @@ def analyse_networks(params: Params, data: Dataset, config: Config, config_axes:
             ``data_axis`` 0).
         config: the config with swept leaves stacked [members] (``config_axes``: 0 at them;
             see :func:`sslax.sweep.batching.stack_members`).
-        member_configs: each member's own config.
+        member_configs: each member's own config (there may be fewer than stacked members:
+            the rest are padding and are dropped).
         options: see :class:`AnalysisOptions`.
         detailed: members that also get traces and tensor component analysis.
+        mesh: devices to spread the members over (:func:`over_members`); their number
+            must divide the member count.
     """
     options = options or AnalysisOptions()
+    cores = ensemble_cores(params, data, config, config_axes, data_axis, options, mesh)
+    return finish_members(cores, params, data, data_axis, member_configs, options, detailed)
+
+
+def ensemble_cores(params: Params, data: Dataset, config: Config, config_axes: Any,
+                   data_axis: int | None, options: AnalysisOptions | None = None,
+                   mesh: Mesh | None = None) -> Core:
+    """Every member's :class:`Core`, stacked; dispatched without waiting for the result
+    (arguments as :func:`analyse_networks`)."""
+    options = options or AnalysisOptions()
     check_analysable(config)
-    cores = _ensemble_core(params, data, config, options.batch_size, data_axis, config_axes)
+    return _ensemble_core(params, data, config, options.batch_size, options.hessian_samples,
+                          data_axis, config_axes, mesh)
+
+
+def finish_members(cores: Core, params: Params, data: Dataset, data_axis: int | None,
+                   member_configs: list[Config], options: AnalysisOptions | None = None,
+                   detailed: tuple[int, ...] = (0,)) -> list[NetworkAnalysis]:
+    """The host-side part of every member's analysis from :func:`ensemble_cores`."""
+    options = options or AnalysisOptions()
+    cores, params = _to_numpy(cores), _to_numpy(params)  # one transfer, then NumPy indexing
     results = []
     for index, member_config in enumerate(member_configs):
         def pick(tree: Any, i: int = index) -> Any:
             return jax.tree.map(lambda x: x[i], tree)
 
-        member_data = data if data_axis is None else pick(data)
+        member_data = data if data_axis is None or index not in detailed else pick(data)
         results.append(finish(pick(cores), pick(params), member_data, member_config, options,
                               detailed=index in detailed))
     return results

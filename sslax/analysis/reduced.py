@@ -87,20 +87,29 @@ class RateModel(NamedTuple):
 
 def expected_inputs(data: Dataset, index: Array, config: Config) -> Array:
     """Spike probability per step of every fibre for samples ``index`` (the data set's own
-    φ0 and phase delays, no Poisson noise), time-major [time, batch, inputs]."""
+    φ0 and phase delays, no Poisson noise), time-major [time, batch, inputs]; sines by
+    angle sums (see :func:`sslax.stimulus.spike_probability`)."""
     p = spike_probability(data.ipd[index], data.phase_offset[index], data.delays,
-                          config.stimulus)
+                          config.stimulus, angle_sums=True)
     return jnp.swapaxes(p, 0, 1)
+
+
+def rate_model_unavailable(config: Config) -> str | None:
+    """Why the rate approximation does not apply to ``config``'s network (``None`` if it
+    does): it is the LIF f–I curve, and an adaptive threshold has no fixed one."""
+    if config.network.neuron != "lif":
+        return (f"network.neuron = {config.network.neuron!r}: the rate approximation is the "
+                f"LIF f–I curve (neuron 'lif' only)")
+    return None
 
 
 def rate_model(params: Params, data: Dataset, config: Config,
                batch_size: int = 256) -> RateModel:
     """Run the rate approximation of a trained network on ``data``'s IPDs (pure, jittable).
 
-    Only for LIF hidden units (an adaptive threshold has no fixed f–I curve)."""
-    if config.network.neuron != "lif":
-        raise ValueError(f"network.neuron = {config.network.neuron!r}: the rate "
-                         f"approximation is the LIF f–I curve (neuron 'lif' only)")
+    Only for LIF hidden units (:func:`rate_model_unavailable`; ValueError otherwise)."""
+    if (reason := rate_model_unavailable(config)) is not None:
+        raise ValueError(reason)
     values = network_values(params, config)
     model, model_params = RateLIF(), RateParams(values.tau_hidden, config.stimulus.dt)
 

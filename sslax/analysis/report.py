@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 
 from sslax.analysis import ensemble
 from sslax.analysis.network_analysis import (
+    MEMBERS,
     AnalysisOptions,
     NetworkAnalysis,
     analyse_network,
-    analyse_networks,
     check_analysable,
+    ensemble_cores,
+    finish_members,
+    over_members,
 )
 from sslax.config import Config, section_of
 from sslax.fileio import write_atomic
 from sslax.stimulus import Dataset
-from sslax.training import datasets_from_seed, make_test_set
+from sslax.training import make_datasets, make_test_set
 
 REPORT_FILE = "analysis.json"
 SPLITS = ("test", "train")
@@ -100,18 +105,43 @@ def network_report(a: NetworkAnalysis) -> dict[str, Any]:
     return report
 
 
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split = {split!r}: expected one of {', '.join(SPLITS)}")
+
+
+def split_set(data_key: jax.Array, config: Config, split: str) -> Dataset:
+    """The test or training set of a run with data key ``data_key`` (pure): the same
+    program as training's :func:`sslax.training.make_datasets`, so the same spikes."""
+    if split == "test":
+        return make_test_set(data_key, config)
+    return make_datasets(data_key, config).train
+
+
+_split_set_jit = jax.jit(split_set, static_argnames="split")
+
+
+@partial(jax.jit, static_argnames=("split", "config_axes", "mesh"))
+def _split_sets(data_keys: jax.Array, config: Config, split: str, config_axes: Any,
+                mesh: Mesh | None) -> Dataset:
+    return over_members(partial(split_set, split=split), (0, config_axes), mesh)(data_keys,
+                                                                                 config)
+
+
 def analysis_data(config: Config, data_seed: int, split: str) -> Dataset:
     """The data set a run is analysed on: its test set, or its training set."""
-    if split == "test":
-        return make_test_set(jax.random.key(data_seed), config)
-    if split == "train":
-        return datasets_from_seed(data_seed, config).train
-    raise ValueError(f"split = {split!r}: expected one of {', '.join(SPLITS)}")
+    _check_split(split)
+    return _split_set_jit(jax.random.key(data_seed), config, split)
 
 
-def stack_datasets(sets: list[Dataset]) -> Dataset:
-    """Data sets of equal sizes stacked along a new leading (member) axis."""
-    return jax.tree.map(lambda *x: jax.numpy.stack(x), *sets)
+def member_mesh(n_members: int) -> tuple[Mesh | None, int]:
+    """The devices of this process an ensemble's members are spread over (one CPU device
+    per core with :func:`sslax.sweep.use_cpu_cores_as_devices`), as a mesh (``None`` for
+    one device), and the member count padded to a multiple of the devices."""
+    devices = jax.local_devices()[:n_members]
+    if len(devices) < 2:
+        return None, n_members
+    return Mesh(np.asarray(devices), (MEMBERS,)), -(-n_members // len(devices)) * len(devices)
 
 
 def analyse_run_dir(path: str | Path, out: str | Path | None = None, split: str = "test",
@@ -199,9 +229,12 @@ def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: st
     figures: list[str] = []
     helper = figure_helper() if parallel_figures else None
     try:
-        for entry, saved in zip(spec["structures"], loaded, strict=True):
+        # every structure's programs dispatched first: the host finishes one structure
+        # and draws its figures while the next one computes
+        started = [_start_members(saved, sweep, split, options) for saved in loaded]
+        for entry, saved, finish in zip(spec["structures"], loaded, started, strict=True):
             report["structures"].append(_analyse_structure(
-                entry, saved, sweep, members, split, out, options, helper, figures))
+                entry, saved, finish(), members, out, helper, figures))
     finally:
         if helper is not None:
             helper.shutdown(cancel_futures=True)
@@ -212,31 +245,58 @@ def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: st
     return out
 
 
-def _analyse_structure(entry: dict[str, Any], saved: Any, sweep: Any,
-                       members: list[dict[str, Any]], split: str, out: Path,
-                       options: AnalysisOptions | None, helper: Any,
-                       figures: list[str]) -> dict[str, Any]:
-    """One structure of a sweep: every member analysed, figures written (their paths
-    appended to ``figures``); the structure's report entry."""
+def _pad_members(tree: Any, n: int) -> Any:
+    """Stacked members padded to ``n`` by repeating the last one."""
+    return jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)])
+                        if len(x) < n else x, tree)
+
+
+def analyse_members(saved: Any, sweep: Any, split: str = "test",
+                    options: AnalysisOptions | None = None,
+                    detailed: tuple[int, ...] = (0,)) -> list[NetworkAnalysis]:
+    """Every member of one saved structure of ``sweep`` (a
+    :class:`sslax.rundir.SavedSweep`), each on its own data set of ``split``: one
+    vectorised program for all members' data and one for the network part, their member
+    axis spread over the devices (:func:`member_mesh`). ``detailed``: members that also
+    get traces and tensor component analysis."""
+    return _start_members(saved, sweep, split, options)(detailed)
+
+
+def _start_members(saved: Any, sweep: Any, split: str,
+                   options: AnalysisOptions | None) -> Any:
+    """Dispatch :func:`analyse_members`'s programs; returns the function that waits for
+    them and finishes each member on the host (given ``detailed``)."""
     from sslax import rundir
-    from sslax.analysis.figures import save_ensemble_figures, save_network_figures
     from sslax.sweep.batching import stack_members
 
+    _check_split(split)
+    options = options or AnalysisOptions()
+    members = sweep.members()
     base = sweep.config_for_structure(saved.structure)
     fields = sweep.numeric_fields
-    config, axes = stack_members(base, members, fields)
     member_configs = [base.replace_fields(**{f: m[f] for f in fields}) for m in members]
+    mesh, n_padded = member_mesh(len(members))
+    padded = members + members[-1:] * (n_padded - len(members))  # repeats, dropped after
+    config, axes = stack_members(base, padded, fields)
     stimulus_swept = any(section_of(f) == "stimulus" for f in fields)
-    seeds = [sweep.data_seed_of(int(m["seed"])) for m in members]
+    seeds = [sweep.data_seed_of(int(m["seed"])) for m in padded]
+    params = _pad_members(rundir.saved_params(saved), n_padded)
     if len(set(seeds)) == 1 and not stimulus_swept:
         data, data_axis = analysis_data(member_configs[0], seeds[0], split), None
     else:
-        sets = [analysis_data(c, s, split) for c, s in zip(member_configs, seeds,
-                                                           strict=True)]
-        data, data_axis = stack_datasets(sets), 0
-    params = rundir.saved_params(saved)
-    results = analyse_networks(params, data, config, axes, data_axis, member_configs,
-                               options)
+        keys = jax.vmap(jax.random.key)(np.asarray(seeds))
+        data, data_axis = _split_sets(keys, config, split, axes, mesh), 0
+    cores = ensemble_cores(params, data, config, axes, data_axis, options, mesh)
+    return partial(finish_members, cores, params, data, data_axis, member_configs, options)
+
+
+def _analyse_structure(entry: dict[str, Any], saved: Any, results: list[NetworkAnalysis],
+                       members: list[dict[str, Any]], out: Path, helper: Any,
+                       figures: list[str]) -> dict[str, Any]:
+    """One analysed structure of a sweep: figures written (their paths appended to
+    ``figures``); the structure's report entry."""
+    from sslax.analysis.figures import save_ensemble_figures, save_network_figures
+
     folder = out / entry["tag"]
     written = save_network_figures(results[0], folder / f"member-0-seed-{members[0]['seed']}",
                                    helper)
