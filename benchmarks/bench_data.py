@@ -6,9 +6,13 @@ numbers as ``jax.random.uniform``, written so that XLA fuses the cipher); the re
 the same code with ``jax.random.uniform`` put back. Both are compiled once, checked to give
 identical spikes, then timed in interleaved rounds:
 
-- a stored data set of 4 096 samples (``make_dataset``, as ``sslax train`` builds it);
+- a stored data set of 4 096 samples (``make_dataset`` in one program);
 - one batch of 64 samples regenerated from its noise keys (per-epoch φ0 and ``fresh`` data
-  do this every training step).
+  do this every training step);
+- a run's three stored sets (4 096 + 4 096 + 2 048 samples) as ``sslax train`` builds them:
+  ``datasets_from_seed``, which spreads the chunks over one thread per core
+  (:mod:`sslax.datagen`), against ``jit(make_datasets)`` in one program, with either
+  uniform (identical spikes checked).
 
 Then the training throughput that depends on it: epochs of the quick-start network on a
 fixed (stored) training set, with φ0 redrawn per epoch (spikes regenerated per batch) and
@@ -28,6 +32,7 @@ import numpy as np
 from epoch_timing import epoch_setting, interleaved_calls, interleaved_epoch_times, warm_cases
 
 from sslax import PRESETS, stimulus
+from sslax.training import datasets_from_seed, make_datasets
 
 
 @contextlib.contextmanager
@@ -70,6 +75,7 @@ def generation(repeats: int) -> None:
     # a batch takes milliseconds: 20 in a row per round
     t.update(interleaved_calls({"batch": batch_ours, "batch ref": batch_ref}, repeats,
                                per_round=20))
+    t.update(run_sets(repeats))
     print(f"spike generation, {repeats} interleaved repeats; jax {jax.__version__}, "
           f"{jax.devices()[0].platform}, {jax.device_count()} device(s)")
     print("| what | jax.random.uniform [ms] | sslax [ms] | speed-up | ns per spike slot |")
@@ -80,6 +86,33 @@ def generation(repeats: int) -> None:
         ours, ref = t[name], t[name + " ref"]
         print(f"| {label} | {1e3 * ref:.1f} | {1e3 * ours:.1f} | {ref / ours:.2f}× | "
               f"{1e9 * ours / (n * slots):.2f} |")
+    n_run = 4096 + 4096 + 2048
+    print(f"\na run's stored sets ({n_run} samples), as `sslax train` makes them")
+    print("| how | median [ms] | speed-up vs one program with jax.random.uniform |")
+    print("|---|---|---|")
+    for name, label in [("run ref", "one program, jax.random.uniform"),
+                        ("run one", "one program, sslax uniforms"),
+                        ("run threads", "datasets_from_seed (one thread per core)")]:
+        print(f"| {label} | {1e3 * t[name]:.0f} | {t['run ref'] / t[name]:.2f}× |")
+
+
+def run_sets(repeats: int) -> dict[str, float]:
+    """Median seconds of the quick start's three stored sets, three ways."""
+    config = PRESETS["quickstart"]
+    key = jax.random.key(0)
+    one, ref = jax.jit(make_datasets), jax.jit(make_datasets)
+    expected = jax.block_until_ready(one(key, config))
+    with jax_uniform():
+        jax.block_until_ready(ref(key, config))
+    threads = datasets_from_seed(0, config)
+    for name in ("train", "valid", "test"):
+        if not np.array_equal(getattr(threads, name).spikes, getattr(expected, name).spikes):
+            raise AssertionError(f"datasets_from_seed gave other {name} spikes")
+    return interleaved_calls({
+        "run ref": lambda: jax.block_until_ready(ref(key, config)),
+        "run one": lambda: jax.block_until_ready(one(key, config)),
+        "run threads": lambda: jax.block_until_ready(datasets_from_seed(0, config)),
+    }, repeats)
 
 
 def training(repeats: int) -> None:

@@ -238,14 +238,25 @@ def make_dataset(
     data = Dataset(ipd=ipd, phase_offset=phi0, delays=delays, noise_keys=noise_keys)
     if not store_spikes:
         return data
+    return data.replace(spikes=stored_spikes(data, stimulus, spike_storage, chunk_size))
+
+
+def stored_spikes(data: Dataset, stimulus: StimulusConfig, spike_storage: str = "bool",
+                  chunk_size: int = 256) -> Array:
+    """The spikes :func:`make_dataset` stores for ``data``'s samples (pure): generated
+    ``chunk_size`` samples at a time, bool [samples, time, inputs] or bit-packed uint8.
+
+    Any run of whole chunks gives the same spikes as the whole set (each sample depends only
+    on its own key, α and φ0), which is how :func:`sslax.datagen.fill_spikes` splits the work
+    over the CPU cores."""
 
     def stored_sample(args: tuple[Array, Array, Array]) -> Array:
         key, alpha, phi = args  # one sample; lax.map vmaps this over chunks of samples
-        spikes = sample_spikes(key[None], alpha[None], phi[None], delays, stimulus)[0]
+        spikes = sample_spikes(key[None], alpha[None], phi[None], data.delays, stimulus)[0]
         return pack_spikes(spikes) if spike_storage == "bits" else spikes
 
-    spikes = jax.lax.map(stored_sample, (noise_keys, ipd, phi0), batch_size=chunk_size)
-    return data.replace(spikes=spikes)
+    return jax.lax.map(stored_sample, (data.noise_keys, data.ipd, data.phase_offset),
+                       batch_size=chunk_size)
 
 
 def draw_like(key: Array, n_samples: int, template: Dataset,

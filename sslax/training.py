@@ -42,6 +42,7 @@ from flax import struct
 from jax import Array, lax
 
 from sslax.config import Config, ConfigError
+from sslax.datagen import fill_spikes
 from sslax.metrics import Evaluation, evaluate
 from sslax.network import PARAMETER_GROUPS, Params, init_params, loss_fn, predict
 from sslax.stimulus import Dataset, batch_inputs, draw_like, ipd_to_class, make_dataset
@@ -161,32 +162,40 @@ def evaluation_phase_offset(config: Config) -> str:
     return "per_sample" if config.stimulus.phase_offset == "per_sample" else "per_dataset"
 
 
-def make_datasets(data_key: Array, config: Config) -> Datasets:
+def make_datasets(data_key: Array, config: Config, store_spikes: bool = True) -> Datasets:
     """Generate the training, validation and test sets of a run from ``data_key``.
 
     The training set of ``per_epoch`` φ0 mode keeps only its frozen noise keys (spikes are
     regenerated per batch with a new φ0); other sets store their spikes as
-    ``config.training.spike_storage`` says.
+    ``config.training.spike_storage`` says (``store_spikes=False``: none does; see
+    :func:`datasets_from_seed`).
     """
     stim, tr = config.stimulus, config.training
     k_train, k_valid, _ = jax.random.split(data_key, 3)
     eval_mode = evaluation_phase_offset(config)  # also the training set's initial φ0 draw
     train = make_dataset(
-        k_train, tr.n_train, stim, eval_mode, store_spikes=stim.phase_offset != "per_epoch",
+        k_train, tr.n_train, stim, eval_mode,
+        store_spikes=store_spikes and stores_training_spikes(config),
         spike_storage=tr.spike_storage,
     )
     storage = tr.spike_storage
-    valid = (make_dataset(k_valid, tr.n_valid, stim, eval_mode, spike_storage=storage)
+    valid = (make_dataset(k_valid, tr.n_valid, stim, eval_mode, store_spikes=store_spikes,
+                          spike_storage=storage)
              if tr.n_valid > 0 else None)
-    return Datasets(train, valid, make_test_set(data_key, config))
+    return Datasets(train, valid, make_test_set(data_key, config, store_spikes))
 
 
-def make_test_set(data_key: Array, config: Config) -> Dataset:
+def stores_training_spikes(config: Config) -> bool:
+    """Whether the training set stores its spikes (not in ``per_epoch`` φ0 mode)."""
+    return config.stimulus.phase_offset != "per_epoch"
+
+
+def make_test_set(data_key: Array, config: Config, store_spikes: bool = True) -> Dataset:
     """The test set of :func:`make_datasets` alone (what analysis reads), without drawing
     the others."""
     k_test = jax.random.split(data_key, 3)[2]
     return make_dataset(k_test, config.training.n_test, config.stimulus,
-                        evaluation_phase_offset(config),
+                        evaluation_phase_offset(config), store_spikes=store_spikes,
                         spike_storage=config.training.spike_storage)
 
 
@@ -452,13 +461,20 @@ def drive_epochs(
     return state, False
 
 
-_datasets_jit = jax.jit(make_datasets)
+_draws_jit = jax.jit(make_datasets, static_argnames="store_spikes")
 
 
 def datasets_from_seed(data_seed: int, config: Config) -> Datasets:
-    """The data sets of data seed ``data_seed`` (:func:`make_datasets`, compiled once per
-    structure)."""
-    return _datasets_jit(jax.random.key(data_seed), config)
+    """The data sets of data seed ``data_seed``: those of :func:`make_datasets`, spike for
+    spike, with the spikes generated on every CPU core (:func:`sslax.datagen.fill_spikes`)."""
+    draws = _draws_jit(jax.random.key(data_seed), config, store_spikes=False)
+    stored = {name: data for name, data in draws._asdict().items()
+              if data is not None and (name != "train" or stores_training_spikes(config))}
+    filled = fill_spikes(list(stored.values()), config.stimulus,
+                         config.training.spike_storage)
+    return draws._replace(**dict(zip(stored, filled, strict=True)))
+
+
 _init_jit = jax.jit(init_state)
 _epoch_jit = jax.jit(train_epoch, donate_argnums=0)
 _finish_jit = jax.jit(finish)
