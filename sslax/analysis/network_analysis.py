@@ -191,10 +191,6 @@ def _to_numpy(tree: Any) -> Any:
     return jax.tree.map(np.asarray, tree)
 
 
-def _subset(data: Dataset, index: np.ndarray) -> Dataset:
-    return jax.tree.map(lambda x: x[index], data)
-
-
 def finish(core: Core, params: Params, data: Dataset, config: Config,
            options: AnalysisOptions, detailed: bool = True) -> NetworkAnalysis:
     """The host-side part of one network's analysis, from its :class:`Core`. ``detailed``
