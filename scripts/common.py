@@ -17,10 +17,9 @@ def parser(description: str, seeds: int, out: str) -> argparse.ArgumentParser:
     """The shared options. Also turns on the persistent compilation cache (as the ``sslax``
     commands do; ``SSLAX_COMPILE_CACHE=0`` keeps it off): scripts compile the same
     structures run after run."""
-    from sslax import compile_cache
+    from sslax.compile_cache import enable_unless_turned_off
 
-    if compile_cache.enabled_by_environment():
-        compile_cache.enable()
+    enable_unless_turned_off()
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seeds", type=int, default=seeds, help="network seeds per point")
     parser.add_argument("--data-seed", type=int, default=0)

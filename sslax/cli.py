@@ -620,14 +620,6 @@ def _print_warning(message: Any, category: Any, filename: str, lineno: int,
     print(f"sslax: warning: {message}", file=sys.stderr)
 
 
-def _enable_compile_cache() -> None:
-    """The persistent compilation cache (:mod:`sslax.compile_cache`), unless turned off."""
-    from sslax import compile_cache
-
-    if compile_cache.enabled_by_environment():
-        compile_cache.enable()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"train": train_command, "evaluate": evaluate_command, "sweep": sweep_command,
@@ -653,7 +645,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always", LeftoverWarning)
         warnings.showwarning = _print_warning
         if argv is None:  # a process of its own: JAX's configuration is ours to set
-            _enable_compile_cache()
+            from sslax.compile_cache import enable_unless_turned_off
+
+            enable_unless_turned_off()
         try:
             return commands[args[0]](args[1:])
         except errors as error:

@@ -61,6 +61,12 @@ def enable(directory: Path | None = None) -> Path | None:
     return directory
 
 
+def enable_unless_turned_off() -> Path | None:
+    """:func:`enable`, unless ``SSLAX_COMPILE_CACHE`` turns it off (what the ``sslax``
+    commands and the scripts call)."""
+    return enable() if enabled_by_environment() else None
+
+
 def forget_unreadable(message: str) -> str | None:
     """If ``message`` is JAX's warning about an unreadable cache entry, delete that
     program's entries from the cache folder (they are rewritten by the next compile) and

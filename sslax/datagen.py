@@ -63,7 +63,8 @@ def fill_spikes(sets: Sequence[Dataset], stimulus: StimulusConfig,
             parts = list(pool.map(lambda p: jax.block_until_ready(generate(p)), pieces))
     else:
         parts = [generate(p) for p in pieces]
-    return [data.replace(spikes=jnp.concatenate([part for (j, _, _), part
-                                                 in zip(pieces, parts, strict=True)
-                                                 if j == i]))
-            for i, data in enumerate(sets)]
+    per_set: list[list[Array]] = [[] for _ in sets]
+    for (i, _, _), part in zip(pieces, parts, strict=True):
+        per_set[i].append(part)
+    return [data.replace(spikes=jnp.concatenate(own)) for data, own in zip(sets, per_set,
+                                                                             strict=True)]

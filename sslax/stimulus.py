@@ -105,23 +105,24 @@ def spike_probability(
     ear = jnp.concatenate([jnp.zeros(n), jnp.ones(n)])  # i = 0 left, 1 right
     omega = TWO_PI * stimulus.frequency
     t = jnp.arange(stimulus.n_steps, dtype=jnp.float32) * dt
-    beta = (phase_offset[:, None, None] + ear[None, None, :] * ipd[:, None, None]
-            + jnp.asarray(delays)[None, None, :])  # [batch, 1, inputs]
+    wt = omega * t[None, :, None]
+    phase = phase_offset[:, None, None]
+    shift = ear[None, None, :] * ipd[:, None, None]
+    psi = jnp.asarray(delays)[None, None, :]
     if angle_sums:
-        wt = omega * t[None, :, None]
+        beta = phase + shift + psi  # [batch, 1, inputs]
         sin_wt, cos_wt, sin_b, cos_b = jnp.sin(wt), jnp.cos(wt), jnp.sin(beta), jnp.cos(beta)
         sin_theta = sin_wt * cos_b + cos_wt * sin_b
         cos_theta = cos_wt * cos_b - sin_wt * sin_b
     else:
-        theta = omega * t[None, :, None] + phase_offset[:, None, None] \
-            + ear[None, None, :] * ipd[:, None, None] + jnp.asarray(delays)[None, None, :]
+        theta = wt + phase + shift + psi  # this order of sums: the saved data sets' rounding
     if stimulus.exact_rates:
         if angle_sums:  # θ_end = θ + ω·dt
             cos_step, sin_step = jnp.cos(omega * dt), jnp.sin(omega * dt)
             sin_end = sin_theta * cos_step + cos_theta * sin_step
             cos_end = cos_theta * cos_step - sin_theta * sin_step
-            cos_start, sin2_start, sin2_end = cos_theta, 2 * sin_theta * cos_theta, \
-                2 * sin_end * cos_end
+            cos_start = cos_theta
+            sin2_start, sin2_end = 2 * sin_theta * cos_theta, 2 * sin_end * cos_end
         else:
             theta_end = theta + omega * dt
             cos_start, cos_end = jnp.cos(theta), jnp.cos(theta_end)

@@ -33,6 +33,7 @@ from sslax.analysis.sensitivity import (
 from sslax.config import Config, ConfigError
 from sslax.network import Params
 from sslax.stimulus import Dataset, batch_inputs, ipd_to_class
+from sslax.sweep.runner import MEMBER_AXIS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,25 +158,23 @@ _tuning_jit = jax.jit(tuning.tuning_curves, static_argnames="n_classes")
 _inputs_jit = jax.jit(batch_inputs)
 
 
-MEMBERS = "members"  # the mesh axis an ensemble's members are spread over
-
-
 def over_members(fn: Callable[..., Any], in_axes: tuple[Any, ...],
                  mesh: Mesh | None = None) -> Callable[..., Any]:
     """``vmap(fn, in_axes)`` over an ensemble's members; with a ``mesh`` (axis
-    :data:`MEMBERS`), each device maps its own share of the members (``shard_map``: the
-    members are independent, so the devices never communicate). Inputs mapped at axis 0
-    and every output are split over the devices, unmapped (``None``) inputs copied.
+    :data:`sslax.sweep.MEMBER_AXIS`, as sweeps use), each device maps its own share of the
+    members (``shard_map``: the members are independent, so the devices never communicate).
+    Inputs mapped at axis 0 and every output are split over the devices, unmapped (``None``)
+    inputs copied.
 
     Keep eigensolvers out of ``fn``: on CPU devices, ``jnp.linalg.eigh`` inside such a
     program after the output Hessian was seen to hang (jax 0.10)."""
     mapped = jax.vmap(fn, in_axes=in_axes)
     if mesh is None:
         return mapped
-    specs = jax.tree.map(lambda axis: PartitionSpec() if axis is None else PartitionSpec(MEMBERS),
-                         in_axes, is_leaf=lambda x: x is None)
-    return jax.shard_map(mapped, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(MEMBERS),
-                         check_vma=False)
+    split = PartitionSpec(MEMBER_AXIS)
+    specs = jax.tree.map(lambda axis: PartitionSpec() if axis is None else split, in_axes,
+                         is_leaf=lambda x: x is None)
+    return jax.shard_map(mapped, mesh=mesh, in_specs=specs, out_specs=split, check_vma=False)
 
 
 @partial(jax.jit, static_argnames=("batch_size", "hessian_samples", "data_axis",

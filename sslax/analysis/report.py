@@ -19,7 +19,6 @@ from jax.sharding import Mesh
 
 from sslax.analysis import ensemble
 from sslax.analysis.network_analysis import (
-    MEMBERS,
     AnalysisOptions,
     NetworkAnalysis,
     analyse_network,
@@ -31,6 +30,7 @@ from sslax.analysis.network_analysis import (
 from sslax.config import Config, section_of
 from sslax.fileio import write_atomic
 from sslax.stimulus import Dataset
+from sslax.sweep.runner import MEMBER_AXIS
 from sslax.training import make_datasets, make_test_set
 
 REPORT_FILE = "analysis.json"
@@ -141,7 +141,8 @@ def member_mesh(n_members: int) -> tuple[Mesh | None, int]:
     devices = jax.local_devices()[:n_members]
     if len(devices) < 2:
         return None, n_members
-    return Mesh(np.asarray(devices), (MEMBERS,)), -(-n_members // len(devices)) * len(devices)
+    return (Mesh(np.asarray(devices), (MEMBER_AXIS,)),
+            -(-n_members // len(devices)) * len(devices))
 
 
 def analyse_run_dir(path: str | Path, out: str | Path | None = None, split: str = "test",
@@ -245,12 +246,6 @@ def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: st
     return out
 
 
-def _pad_members(tree: Any, n: int) -> Any:
-    """Stacked members padded to ``n`` by repeating the last one."""
-    return jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)])
-                        if len(x) < n else x, tree)
-
-
 def analyse_members(saved: Any, sweep: Any, split: str = "test",
                     options: AnalysisOptions | None = None,
                     detailed: tuple[int, ...] = (0,)) -> list[NetworkAnalysis]:
@@ -267,7 +262,7 @@ def _start_members(saved: Any, sweep: Any, split: str,
     """Dispatch :func:`analyse_members`'s programs; returns the function that waits for
     them and finishes each member on the host (given ``detailed``)."""
     from sslax import rundir
-    from sslax.sweep.batching import stack_members
+    from sslax.sweep.batching import pad_members, stack_members
 
     _check_split(split)
     options = options or AnalysisOptions()
@@ -280,7 +275,7 @@ def _start_members(saved: Any, sweep: Any, split: str,
     config, axes = stack_members(base, padded, fields)
     stimulus_swept = any(section_of(f) == "stimulus" for f in fields)
     seeds = [sweep.data_seed_of(int(m["seed"])) for m in padded]
-    params = _pad_members(rundir.saved_params(saved), n_padded)
+    params = pad_members(rundir.saved_params(saved), n_padded)
     if len(set(seeds)) == 1 and not stimulus_swept:
         data, data_axis = analysis_data(member_configs[0], seeds[0], split), None
     else:

@@ -46,6 +46,12 @@ def stack_members(config: Config, members: Sequence[dict[str, Any]],
     return stacked, axes
 
 
+def pad_members(tree: Any, n: int) -> Any:
+    """Stacked members [members, ...] padded to ``n`` by repeating the last one (NumPy)."""
+    return jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)]),
+                        tree)
+
+
 def has_swept_leaves(axes: Config) -> bool:
     return any(ax is not None for ax in jax.tree.leaves(axes, is_leaf=lambda x: x is None))
 

@@ -33,7 +33,7 @@ from sslax import checkpoint
 from sslax.config import Config, ConfigError, section_of
 from sslax.fileio import make_directory
 from sslax.network import Params
-from sslax.sweep.batching import group_size, stack_members, vmap_groups
+from sslax.sweep.batching import group_size, pad_members, stack_members, vmap_groups
 from sslax.sweep.spec import Sweep, SweepResult, structure_tag
 from sslax.training import (
     GROUP_SHARED,
@@ -357,9 +357,8 @@ class _Runner:
         layout = self.layout(structure)
         shared = self.shared_data(layout)
         n_total = layout.n_chunks * layout.size
-        padded = jax.tree.map(
-            lambda x: np.concatenate([x, np.repeat(x[-1:], n_total - len(x), axis=0)]).reshape(
-                -1, layout.group, *x.shape[1:]), best_params)
+        padded = jax.tree.map(lambda x: x.reshape(-1, layout.group, *x.shape[1:]),
+                              pad_members(best_params, n_total))
         results = []
         for chunk in self.chunks(layout):
             params = jax.tree.map(lambda x, part=chunk.part: _global_array(x[part], self.sharded),
