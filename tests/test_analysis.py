@@ -361,3 +361,24 @@ def test_output_hessian_with_a_time_constant_per_class(hand_built):
     automatic = jax.hessian(lambda flat: sensitivity.output_change(
         flat.reshape(shape), hidden, values.w_out, a))(jnp.zeros(shape[0] * shape[1]))
     np.testing.assert_allclose(got, automatic, rtol=1e-4, atol=1e-7)
+
+
+def test_structures_share_data_only_when_their_sets_are_the_same():
+    """A sweep's structures reuse each other's analysed sets exactly when everything a set
+    is drawn from agrees: the data seeds, the stimulus (swept leaves included) and the set
+    sizes; a training-only field such as the rate penalty does not matter."""
+    base = tiny_config()
+    same = report._data_identity(base, [0, 1], "test")
+    assert report._data_identity(base.replace_fields(rate_regulariser="band"), [0, 1],
+                                 "test") == same
+    stacked, _ = stack_members(base, [{"frequency": 40.0}, {"frequency": 60.0}], ["frequency"])
+    restacked, _ = stack_members(base, [{"frequency": 40.0}, {"frequency": 60.0}],
+                                 ["frequency"])
+    assert report._data_identity(stacked, [0, 1], "test") == report._data_identity(
+        restacked, [0, 1], "test")
+    for other in (report._data_identity(base, [0, 2], "test"),
+                  report._data_identity(base, [0, 1], "train"),
+                  report._data_identity(base.replace_fields(n_test=17), [0, 1], "test"),
+                  report._data_identity(base.replace_fields(frequency=40.0), [0, 1], "test"),
+                  report._data_identity(stacked, [0, 1], "test")):
+        assert other != same

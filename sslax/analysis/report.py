@@ -232,7 +232,8 @@ def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: st
     try:
         # every structure's programs dispatched first: the host finishes one structure
         # and draws its figures while the next one computes
-        started = [_start_members(saved, sweep, split, options) for saved in loaded]
+        sets: dict[Any, tuple[Dataset, int | None]] = {}  # structures that share data
+        started = [_start_members(saved, sweep, split, options, sets) for saved in loaded]
         for entry, saved, finish in zip(spec["structures"], loaded, started, strict=True):
             report["structures"].append(_analyse_structure(
                 entry, saved, finish(), members, out, helper, figures))
@@ -257,10 +258,12 @@ def analyse_members(saved: Any, sweep: Any, split: str = "test",
     return _start_members(saved, sweep, split, options)(detailed)
 
 
-def _start_members(saved: Any, sweep: Any, split: str,
-                   options: AnalysisOptions | None) -> Any:
+def _start_members(saved: Any, sweep: Any, split: str, options: AnalysisOptions | None,
+                   sets: dict[Any, tuple[Dataset, int | None]] | None = None) -> Any:
     """Dispatch :func:`analyse_members`'s programs; returns the function that waits for
-    them and finishes each member on the host (given ``detailed``)."""
+    them and finishes each member on the host (given ``detailed``). ``sets``: the data
+    sets drawn so far, by :func:`_data_identity` (structures that differ only in what
+    the data does not depend on, such as a regulariser, share them)."""
     from sslax import rundir
     from sslax.sweep.batching import pad_members, stack_members
 
@@ -276,13 +279,27 @@ def _start_members(saved: Any, sweep: Any, split: str,
     stimulus_swept = any(section_of(f) == "stimulus" for f in fields)
     seeds = [sweep.data_seed_of(int(m["seed"])) for m in padded]
     params = pad_members(rundir.saved_params(saved), n_padded)
-    if len(set(seeds)) == 1 and not stimulus_swept:
-        data, data_axis = analysis_data(member_configs[0], seeds[0], split), None
-    else:
-        keys = jax.vmap(jax.random.key)(np.asarray(seeds))
-        data, data_axis = _split_sets(keys, config, split, axes, mesh), 0
+    sets = {} if sets is None else sets
+    identity = _data_identity(config, seeds, split)
+    if identity not in sets:
+        if len(set(seeds)) == 1 and not stimulus_swept:
+            sets[identity] = analysis_data(member_configs[0], seeds[0], split), None
+        else:
+            keys = jax.vmap(jax.random.key)(np.asarray(seeds))
+            sets[identity] = _split_sets(keys, config, split, axes, mesh), 0
+    data, data_axis = sets[identity]
     cores = ensemble_cores(params, data, config, axes, data_axis, options, mesh)
     return partial(finish_members, cores, params, data, data_axis, member_configs, options)
+
+
+def _data_identity(config: Config, seeds: list[int], split: str) -> tuple[Any, ...]:
+    """What a split's data sets depend on (see :func:`split_set`): the members' data
+    seeds, the stimulus (with any swept leaves stacked) and the training fields that size
+    and store the sets."""
+    leaves, treedef = jax.tree.flatten(config.stimulus)
+    training = config.training
+    return (split, tuple(seeds), treedef, tuple(np.asarray(x).tobytes() for x in leaves),
+            training.n_train, training.n_valid, training.n_test, training.spike_storage)
 
 
 def _analyse_structure(entry: dict[str, Any], saved: Any, results: list[NetworkAnalysis],
