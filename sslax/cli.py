@@ -4,6 +4,7 @@
     sslax train --resume RUN_DIR
     sslax evaluate RUN_DIR | SWEEP_DIR
     sslax analyse RUN_DIR | SWEEP_DIR [--split test|train] [--out DIR] [--no-tca]
+                                      [--no-figures]
     sslax sweep [--preset NAME] [--FIELD V1 V2 ...] [--seeds N] [--out DIR]
     sslax sweep --resume SWEEP_DIR
 
@@ -111,6 +112,8 @@ class AnalyseArgs:
     """folder for the figures and analysis.json; default PATH/analysis-SPLIT."""
     tca: bool = True
     """run tensor component analysis (needs tensorly: pip install 'sslax[analysis]')."""
+    figures: bool = True
+    """draw the figures (--no-figures: analysis.json alone)."""
     cpu_devices: int | None = None
     """for a sweep on CPU: split the cores into this many JAX devices, the members spread
     over them (default one per core; 1 turns it off)."""
@@ -131,13 +134,16 @@ def analyse_command(args: list[str]) -> int:
     start = time.perf_counter()
     if sweep_dir:
         out = analyse_sweep_dir(parsed.path, parsed.out, parsed.split, options,
-                                parallel_figures=True)
+                                parallel_figures=True, with_figures=parsed.figures)
     else:
         out = analyse_run_dir(parsed.path, parsed.out, parsed.split, options,
-                              parallel_figures=True)
-    figures = sorted(p.relative_to(out) for p in out.rglob("*.png"))
+                              parallel_figures=True, with_figures=parsed.figures)
     print(f"sslax analyse: {parsed.path} ({parsed.split} set) in "
           f"{time.perf_counter() - start:.1f} s")
+    if not parsed.figures:
+        print(f"wrote {out}/analysis.json")
+        return 0
+    figures = sorted(p.relative_to(out) for p in out.rglob("*.png"))
     print(f"wrote {out}/analysis.json and {len(figures)} figures: "
           + ", ".join(str(f) for f in figures[:12]) + (" …" if len(figures) > 12 else ""))
     return 0

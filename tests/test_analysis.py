@@ -307,14 +307,16 @@ def test_analyse_a_run_and_a_sweep(tmp_path, capsys):
     assert "ensemble_accuracies.png" in " ".join(report["figures"])
     out = capsys.readouterr().out
     assert "analysis.json" in out
-    # the same members spread over 3 CPU devices (4 members padded to 6) in a fresh process
+    # the same members spread over 3 CPU devices (4 members padded to 6) in a fresh process,
+    # the report alone
     spread = sweep / "spread"
     done = subprocess.run([sys.executable, "-m", "sslax.cli", "analyse", str(sweep), "--split",
-                           "train", "--no-tca", "--cpu-devices", "3", "--out", str(spread)],
-                          capture_output=True, text=True, timeout=300)
+                           "train", "--no-tca", "--cpu-devices", "3", "--out", str(spread),
+                           "--no-figures"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     again = json.loads((spread / "analysis.json").read_text())
     _assert_reports_equal(again["structures"], report["structures"])
+    assert again["figures"] == [] and not list(spread.rglob("*.png"))
 
 
 def _assert_reports_equal(got, expected, path=""):

@@ -147,11 +147,11 @@ def member_mesh(n_members: int) -> tuple[Mesh | None, int]:
 
 def analyse_run_dir(path: str | Path, out: str | Path | None = None, split: str = "test",
                     options: AnalysisOptions | None = None,
-                    parallel_figures: bool = False) -> Path:
+                    parallel_figures: bool = False, with_figures: bool = True) -> Path:
     """Analyse a run directory into ``out`` (default ``RUN_DIR/analysis-SPLIT``): figures
     (PNG) and ``analysis.json``. Returns ``out``. ``parallel_figures``: draw half of the
     figures in a second process (see :func:`sslax.analysis.figures.figure_helper` for when
-    that is safe)."""
+    that is safe); ``with_figures=False``: the report alone."""
     from sslax import rundir
     from sslax.analysis.figures import figure_helper, save_network_figures
 
@@ -159,11 +159,11 @@ def analyse_run_dir(path: str | Path, out: str | Path | None = None, split: str 
     saved = rundir.load_run(path)
     check_analysable(saved.config)  # before generating any data
     out = Path(out) if out is not None else saved.path / f"analysis-{split}"
-    helper = figure_helper() if parallel_figures else None
+    helper = figure_helper() if parallel_figures and with_figures else None
     try:
         data = analysis_data(saved.config, saved.data_seed, split)
         result = analyse_network(saved.best_params, data, saved.config, options)
-        figures = save_network_figures(result, out, helper)
+        figures = save_network_figures(result, out, helper) if with_figures else []
     finally:
         if helper is not None:
             helper.shutdown(cancel_futures=True)
@@ -213,10 +213,11 @@ def ensemble_summary(results: list[NetworkAnalysis]) -> dict[str, Any]:
 
 def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: str = "test",
                       options: AnalysisOptions | None = None,
-                      parallel_figures: bool = False) -> Path:
+                      parallel_figures: bool = False, with_figures: bool = True) -> Path:
     """Analyse every member of a sweep directory into ``out`` (default
     ``SWEEP_DIR/analysis-SPLIT``): per structure, the first member's figures in
-    ``TAG/``, ensemble figures, and one ``analysis.json`` for everything."""
+    ``TAG/``, ensemble figures, and one ``analysis.json`` for everything
+    (``with_figures=False``: the report alone)."""
     from sslax import rundir
     from sslax.analysis.figures import figure_helper
 
@@ -227,8 +228,8 @@ def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: st
     out = Path(out) if out is not None else path / f"analysis-{split}"
     members = sweep.members()
     report: dict[str, Any] = {"source": str(path), "split": split, "structures": []}
-    figures: list[str] = []
-    helper = figure_helper() if parallel_figures else None
+    figures: list[str] | None = [] if with_figures else None
+    helper = figure_helper() if parallel_figures and with_figures else None
     try:
         # every structure's programs dispatched first: the host finishes one structure
         # and draws its figures while the next one computes
@@ -240,7 +241,7 @@ def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: st
     finally:
         if helper is not None:
             helper.shutdown(cancel_futures=True)
-    report["figures"] = figures
+    report["figures"] = figures or []
     report["seconds"] = round(time.perf_counter() - start, 1)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / REPORT_FILE, rundir.json_bytes(report))
@@ -304,17 +305,18 @@ def _data_identity(config: Config, seeds: list[int], split: str) -> tuple[Any, .
 
 def _analyse_structure(entry: dict[str, Any], saved: Any, results: list[NetworkAnalysis],
                        members: list[dict[str, Any]], out: Path, helper: Any,
-                       figures: list[str]) -> dict[str, Any]:
+                       figures: list[str] | None) -> dict[str, Any]:
     """One analysed structure of a sweep: figures written (their paths appended to
-    ``figures``); the structure's report entry."""
+    ``figures``; none when it is ``None``); the structure's report entry."""
     from sslax.analysis.figures import save_ensemble_figures, save_network_figures
 
-    folder = out / entry["tag"]
-    written = save_network_figures(results[0], folder / f"member-0-seed-{members[0]['seed']}",
-                                   helper)
-    labels = [", ".join(f"{k} {v}" for k, v in m.items()) for m in members]
-    written += save_ensemble_figures(results, labels, folder)
-    figures += [str(p.relative_to(out)) for p in written]
+    if figures is not None:
+        folder = out / entry["tag"]
+        written = save_network_figures(
+            results[0], folder / f"member-0-seed-{members[0]['seed']}", helper)
+        labels = [", ".join(f"{k} {v}" for k, v in m.items()) for m in members]
+        written += save_ensemble_figures(results, labels, folder)
+        figures += [str(p.relative_to(out)) for p in written]
     return {
         "tag": entry["tag"], "structure": saved.structure,
         "ensemble": ensemble_summary(results),
