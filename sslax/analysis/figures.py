@@ -212,9 +212,11 @@ def plot_ablation(a: NetworkAnalysis, path: Path) -> None:
     ax_one.axhline(0, color="k", linewidth=0.6)
     k = np.arange(ab.without_top.size)
     ax_top.plot(k, 100 * ab.without_top, "o-", markersize=3, label="k most important removed")
+    n_silent = int(np.sum(ab.silent))
+    silent = (f"all {n_silent} silent units removed" if n_silent else
+              "intact (no silent unit to remove)")
     ax_top.axhline(100 * ab.without_silent, color="C2", linestyle=":",
-                   label=f"all {int(np.sum(ab.silent))} silent units removed "
-                         f"({100 * ab.without_silent:.1f} %)")
+                   label=f"{silent} ({100 * ab.without_silent:.1f} %)")
     ax_top.axhline(chance, color="k", linestyle="--", linewidth=0.8,
                    label=f"chance ({chance:.1f} %)")
     ax_top.set(xlabel="units removed k", ylabel="accuracy [%]", ylim=(0, 100),
