@@ -228,7 +228,7 @@ def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: st
     out = Path(out) if out is not None else path / f"analysis-{split}"
     members = sweep.members()
     report: dict[str, Any] = {"source": str(path), "split": split, "structures": []}
-    figures: list[str] | None = [] if with_figures else None
+    figures: list[str] = []
     helper = figure_helper() if parallel_figures and with_figures else None
     try:
         # every structure's programs dispatched first: the host finishes one structure
@@ -236,12 +236,14 @@ def analyse_sweep_dir(path: str | Path, out: str | Path | None = None, split: st
         sets: dict[Any, tuple[Dataset, int | None]] = {}  # structures that share data
         started = [_start_members(saved, sweep, split, options, sets) for saved in loaded]
         for entry, saved, finish in zip(spec["structures"], loaded, started, strict=True):
-            report["structures"].append(_analyse_structure(
-                entry, saved, finish(), members, out, helper, figures))
+            results = finish()
+            report["structures"].append(_structure_report(entry, saved, results, members))
+            if with_figures:
+                figures += _structure_figures(entry["tag"], results, members, out, helper)
     finally:
         if helper is not None:
             helper.shutdown(cancel_futures=True)
-    report["figures"] = figures or []
+    report["figures"] = figures
     report["seconds"] = round(time.perf_counter() - start, 1)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / REPORT_FILE, rundir.json_bytes(report))
@@ -303,20 +305,23 @@ def _data_identity(config: Config, seeds: list[int], split: str) -> tuple[Any, .
             training.n_train, training.n_valid, training.n_test, training.spike_storage)
 
 
-def _analyse_structure(entry: dict[str, Any], saved: Any, results: list[NetworkAnalysis],
-                       members: list[dict[str, Any]], out: Path, helper: Any,
-                       figures: list[str] | None) -> dict[str, Any]:
-    """One analysed structure of a sweep: figures written (their paths appended to
-    ``figures``; none when it is ``None``); the structure's report entry."""
+def _structure_figures(tag: str, results: list[NetworkAnalysis],
+                       members: list[dict[str, Any]], out: Path, helper: Any) -> list[str]:
+    """One analysed structure's figures (its first member's set and the ensemble's) in
+    ``out/tag``; their paths relative to ``out``."""
     from sslax.analysis.figures import save_ensemble_figures, save_network_figures
 
-    if figures is not None:
-        folder = out / entry["tag"]
-        written = save_network_figures(
-            results[0], folder / f"member-0-seed-{members[0]['seed']}", helper)
-        labels = [", ".join(f"{k} {v}" for k, v in m.items()) for m in members]
-        written += save_ensemble_figures(results, labels, folder)
-        figures += [str(p.relative_to(out)) for p in written]
+    folder = out / tag
+    written = save_network_figures(results[0], folder / f"member-0-seed-{members[0]['seed']}",
+                                   helper)
+    labels = [", ".join(f"{k} {v}" for k, v in m.items()) for m in members]
+    written += save_ensemble_figures(results, labels, folder)
+    return [str(p.relative_to(out)) for p in written]
+
+
+def _structure_report(entry: dict[str, Any], saved: Any, results: list[NetworkAnalysis],
+                      members: list[dict[str, Any]]) -> dict[str, Any]:
+    """One analysed structure's entry in a sweep's report."""
     return {
         "tag": entry["tag"], "structure": saved.structure,
         "ensemble": ensemble_summary(results),
