@@ -14,9 +14,11 @@ identical spikes, then timed in interleaved rounds:
   (:mod:`sslax.datagen`), against ``jit(make_datasets)`` in one program, with either
   uniform (identical spikes checked).
 
-Then the training throughput that depends on it: epochs of the quick-start network on a
-fixed (stored) training set, with φ0 redrawn per epoch (spikes regenerated per batch) and
-with ``fresh`` data (new samples per batch), as ratios to the fixed set's epoch.
+Each generation case also runs with ``fast_rates`` (the spike probabilities from angle
+sums and exp(k·ln x); the same uniforms). Then the training throughput that depends on it:
+epochs of the quick-start network on a fixed (stored) training set, with φ0 redrawn per
+epoch (spikes regenerated per batch) and with ``fresh`` data (new samples per batch), each
+with and without ``fast_rates``, as ratios to the fixed set's epoch.
 
     python benchmarks/bench_data.py [--repeats 7]
 """
@@ -33,6 +35,7 @@ from epoch_timing import epoch_setting, interleaved_calls, interleaved_epoch_tim
 
 from sslax import PRESETS, stimulus
 from sslax.training import datasets_from_seed, make_datasets
+from sslax.uniform import threefry2x32, uniform
 
 
 @contextlib.contextmanager
@@ -62,30 +65,35 @@ def compiled_pair(make: Callable[[], Callable[..., object]],
 
 def generation(repeats: int) -> None:
     stim = PRESETS["quickstart"].stimulus
+    fast_stim = stim.replace(fast_rates=True)
     key = jax.random.key(0)
     n_set, n_batch = 4096, 64
     set_ours, set_ref = compiled_pair(
         lambda: lambda k: stimulus.make_dataset(k, n_set, stim).spikes, key)
+    set_fast = timed(jax.jit(lambda k: stimulus.make_dataset(k, n_set, fast_stim).spikes), key)
     frozen = stimulus.make_dataset(key, n_set, stim, store_spikes=False)
     index = np.arange(n_batch)
     batch_ours, batch_ref = compiled_pair(
         lambda: lambda d, i: stimulus.batch_inputs(d, i, stim, d.phase_offset[i] + 1.0),
         frozen, index)
-    t = interleaved_calls({"set": set_ours, "set ref": set_ref}, repeats)
+    batch_fast = timed(jax.jit(lambda d, i: stimulus.batch_inputs(
+        d, i, fast_stim, d.phase_offset[i] + 1.0)), frozen, index)
+    t = interleaved_calls({"set": set_ours, "set ref": set_ref, "set fast": set_fast}, repeats)
     # a batch takes milliseconds: 20 in a row per round
-    t.update(interleaved_calls({"batch": batch_ours, "batch ref": batch_ref}, repeats,
-                               per_round=20))
+    t.update(interleaved_calls({"batch": batch_ours, "batch ref": batch_ref,
+                                "batch fast": batch_fast}, repeats, per_round=20))
     t.update(run_sets(repeats))
     print(f"spike generation, {repeats} interleaved repeats; jax {jax.__version__}, "
           f"{jax.devices()[0].platform}, {jax.device_count()} device(s)")
-    print("| what | jax.random.uniform [ms] | sslax [ms] | speed-up | ns per spike slot |")
-    print("|---|---|---|---|---|")
+    print("| what | jax.random.uniform [ms] | sslax [ms] | sslax, fast_rates [ms] | "
+          "speed-up: sslax / fast_rates | ns per spike slot (fast_rates) |")
+    print("|---|---|---|---|---|---|")
     slots = stim.n_steps * stim.n_inputs
     for name, label, n in [("set", f"data set of {n_set} samples", n_set),
                            ("batch", f"batch of {n_batch} regenerated", n_batch)]:
-        ours, ref = t[name], t[name + " ref"]
-        print(f"| {label} | {1e3 * ref:.1f} | {1e3 * ours:.1f} | {ref / ours:.2f}× | "
-              f"{1e9 * ours / (n * slots):.2f} |")
+        ours, ref, fast = t[name], t[name + " ref"], t[name + " fast"]
+        print(f"| {label} | {1e3 * ref:.1f} | {1e3 * ours:.1f} | {1e3 * fast:.1f} | "
+              f"{ref / ours:.2f}× / {ref / fast:.2f}× | {1e9 * fast / (n * slots):.2f} |")
     n_run = 4096 + 4096 + 2048
     print(f"\na run's stored sets ({n_run} samples), as `sslax train` makes them")
     print("| how | median [ms] | speed-up vs one program with jax.random.uniform |")
@@ -94,6 +102,35 @@ def generation(repeats: int) -> None:
                         ("run one", "one program, sslax uniforms"),
                         ("run threads", "datasets_from_seed (one thread per core)")]:
         print(f"| {label} | {1e3 * t[name]:.0f} | {t['run ref'] / t[name]:.2f}× |")
+
+
+def timed(compiled: Callable[..., object], *args: object) -> Callable[[], object]:
+    """A zero-argument blocking call of ``compiled`` on ``args``."""
+    return lambda: jax.block_until_ready(compiled(*args))
+
+
+def uniforms_16_bit(key: jax.Array, shape: tuple[int, int]) -> jax.Array:
+    """Uniforms with 16 random bits each, four per Threefry call (both output words, two
+    halves each): the "fewer random bits per slot" alternative; ``shape[0]`` divisible
+    by 4."""
+    words = jax.random.key_data(key)
+    count = jax.lax.iota(np.uint32, shape[0] // 4 * shape[1]).reshape(shape[0] // 4, -1)
+    y0, y1 = threefry2x32((words[0], words[1]), np.zeros_like(count), count)
+    halves = [y0 >> np.uint32(16), y0 & np.uint32(0xFFFF), y1 >> np.uint32(16),
+              y1 & np.uint32(0xFFFF)]
+    return np.float32(2.0**-16) * jax.numpy.concatenate(halves).astype(np.float32)
+
+
+def random_bits(repeats: int) -> None:
+    """The uniforms of one batch of 64: 32-bit (sslax) against 16-bit ones."""
+    stim = PRESETS["quickstart"].stimulus
+    keys = jax.random.split(jax.random.key(0), 64)
+    shape = (stim.n_steps, stim.n_inputs)
+    calls = {name: timed(jax.jit(jax.vmap(lambda k, f=f: f(k, shape))), keys)
+             for name, f in [("32", uniform), ("16", uniforms_16_bit)]}
+    t = interleaved_calls(calls, repeats, per_round=20, warmup=2)
+    print(f"\nuniforms of a batch of 64: 32-bit (one per Threefry call) {1e3 * t['32']:.2f} ms,"
+          f" 16-bit (four per call) {1e3 * t['16']:.2f} ms: {t['32'] / t['16']:.2f}×")
 
 
 def run_sets(repeats: int) -> dict[str, float]:
@@ -119,7 +156,9 @@ def training(repeats: int) -> None:
     base = PRESETS["quickstart"].replace_fields(n_valid=0, patience=0, n_epochs=100)
     modes = {"fixed training set (stored spikes)": {},
              "φ0 per epoch (spikes regenerated per batch)": dict(phase_offset="per_epoch"),
-             "fresh data (new samples per batch)": dict(data_mode="fresh")}
+             "φ0 per epoch, fast_rates": dict(phase_offset="per_epoch", fast_rates=True),
+             "fresh data (new samples per batch)": dict(data_mode="fresh"),
+             "fresh data, fast_rates": dict(data_mode="fresh", fast_rates=True)}
     times = interleaved_epoch_times(warm_cases(base, modes), repeats)
     reference = np.median(times[next(iter(modes))])
     print(f"\ntraining epochs: {epoch_setting(repeats, base)}")
@@ -135,6 +174,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     generation(args.repeats)
+    random_bits(args.repeats)
     training(args.repeats)
 
 

@@ -8,7 +8,10 @@ as every run of the original notebook generated new data.
 Expected (docs/science.md §7): τ = 2 ms tests at ≈ 85 %; τ = 20 ms overfits (train ≫ test)
 because train and test sets differ only in their phase offset φ0.
 
-    python scripts/learning_check.py [--seeds 5] [--epochs 10] [--json out.json]
+``--fast-rates`` draws the same data sets with the fast spike probabilities (see
+``StimulusConfig.fast_rates``), to compare the two on the same seeds.
+
+    python scripts/learning_check.py [--seeds 5] [--epochs 10] [--fast-rates] [--json out.json]
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--taus-ms", type=float, nargs="+", default=[2.0, 20.0])
+    parser.add_argument("--fast-rates", action="store_true",
+                        help="spike probabilities the fast way (StimulusConfig.fast_rates)")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, to check that the script runs (no science)")
@@ -40,7 +45,8 @@ def main() -> None:
     start = time.perf_counter()
     for tau_ms in args.taus_ms:
         config = sized(PRESETS["starting-notebook"], args.smoke).replace_fields(
-            tau_hidden=tau_ms * 1e-3, n_epochs=2 if args.smoke else args.epochs)
+            tau_hidden=tau_ms * 1e-3, n_epochs=2 if args.smoke else args.epochs,
+            fast_rates=args.fast_rates)
         rows = results.setdefault(f"{tau_ms:g}", {"train": [], "test": [], "mae_a": []})
         for seed in range(args.seeds):
             run = fit(config, seed=seed, data_seed=seed)

@@ -222,6 +222,13 @@ class StimulusConfig:
             evaluation sets then use one φ0 per data set).
         exact_rates: use the exact integral of the rate over each step [t·dt, (t+1)·dt]
             instead of its value at t·dt (defined for envelope_power = 2 only).
+        fast_rates: compute the spike probabilities the fast way: the sines from angle sums
+            (sin ω·t·cos β + cos ω·t·sin β) and the envelope's power k = 2 as x·x, any other
+            as exp(k·ln x). Several times faster spike generation on a CPU (most useful when
+            spikes are regenerated every batch: per_epoch phase offsets, fresh data); the
+            probabilities differ from the direct form's by a few float32 ulps, which flips
+            about one spike in 10⁷ (2 of the 18.4 million spikes of a 4 096-sample set).
+            Off (the direct form) reproduces every saved data set bit for bit.
         phase_jitter: standard deviation [rad] of Gaussian noise added to the phase delays,
             one pattern per generated data set. 0 disables it.
         n_classes: number of equal-width IPD classes over [−π/2, π/2].
@@ -236,6 +243,7 @@ class StimulusConfig:
     phase_delays: bool = static(True)
     phase_offset: PhaseOffset = static("per_dataset")
     exact_rates: bool = static(False)
+    fast_rates: bool = static(False)
     phase_jitter: float = 0.0
     n_classes: int = static(12)
 
@@ -275,6 +283,7 @@ class StimulusConfig:
         _check_number(s, "phase_jitter", self.phase_jitter, lo=0.0, what="radians")
         _check_bool(s, "phase_delays", self.phase_delays)
         _check_bool(s, "exact_rates", self.exact_rates)
+        _check_bool(s, "fast_rates", self.fast_rates)
         _check_choice(s, "phase_offset", self.phase_offset, PhaseOffset)
         power = _concrete(self.envelope_power)
         if self.exact_rates and power is not None and power != 2.0:

@@ -22,8 +22,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
-from jax import Array
+from jax import Array, lax
 from jax.typing import ArrayLike
 from jaxtyping import Bool, Float, Int, UInt8
 
@@ -79,7 +80,7 @@ def spike_probability(
     phase_offset: Float[ArrayLike, "*batch"],
     delays: Float[ArrayLike, " inputs"],
     stimulus: StimulusConfig,
-    angle_sums: bool = False,
+    fast: bool = False,
 ) -> Float[Array, "batch time inputs"]:
     """Probability of a spike in each step for each sample and fibre.
 
@@ -88,11 +89,12 @@ def spike_probability(
         phase_offset: φ0 [rad], one per sample or a scalar shared by the batch.
         delays: phase delay ψ of each input fibre [rad] (see :func:`phase_delays`).
         stimulus: the task config.
-        angle_sums: evaluate the sines of θ = ω·t + β (β = φ0 + α·ear + ψ) as
+        fast: evaluate the sines of θ = ω·t + β (β = φ0 + α·ear + ψ) as
             sin ω·t·cos β + cos ω·t·sin β, from T + batch·inputs sines instead of one or
-            four per slot: the same function to a few float32 ulps, several times faster on
-            a CPU, for deterministic uses (the rate approximation). Spike generation uses
-            the direct form, which every saved data set was drawn with.
+            four per slot, and the envelope x^k as x·x for k = 2, else exp(k·ln x) (XLA's
+            CPU ``pow`` with a traced exponent is slow): the same function to a few
+            float32 ulps, several times faster on a CPU. Spike generation uses it only with
+            ``stimulus.fast_rates``; every saved data set was drawn with the direct form.
 
     Returns:
         ``R_max·dt·((1 + sin θ)/2)^k`` with θ evaluated at t·dt (the original), or with
@@ -109,15 +111,19 @@ def spike_probability(
     phase = phase_offset[:, None, None]
     shift = ear[None, None, :] * ipd[:, None, None]
     psi = jnp.asarray(delays)[None, None, :]
-    if angle_sums:
-        beta = phase + shift + psi  # [batch, 1, inputs]
-        sin_wt, cos_wt, sin_b, cos_b = jnp.sin(wt), jnp.cos(wt), jnp.sin(beta), jnp.cos(beta)
-        sin_theta = sin_wt * cos_b + cos_wt * sin_b
-        cos_theta = cos_wt * cos_b - sin_wt * sin_b
+    if fast:
+        beta = (phase + shift + psi)[:, 0]  # [batch, inputs]
+        sin_b, cos_b = jnp.sin(beta), jnp.cos(beta)
+        # contractions over the pair (sin ω·t, cos ω·t), so that XLA evaluates the T +
+        # batch·inputs sines once (fused into an elementwise loop it would evaluate them
+        # again for every slot)
+        wt_pair = jnp.stack([jnp.sin(wt[0, :, 0]), jnp.cos(wt[0, :, 0])])  # [2, time]
+        sin_theta = jnp.einsum("kt,bki->bti", wt_pair, jnp.stack([cos_b, sin_b], 1))
+        cos_theta = jnp.einsum("kt,bki->bti", wt_pair, jnp.stack([-sin_b, cos_b], 1))
     else:
         theta = wt + phase + shift + psi  # this order of sums: the saved data sets' rounding
     if stimulus.exact_rates:
-        if angle_sums:  # θ_end = θ + ω·dt
+        if fast:  # θ_end = θ + ω·dt
             cos_step, sin_step = jnp.cos(omega * dt), jnp.sin(omega * dt)
             sin_end = sin_theta * cos_step + cos_theta * sin_step
             cos_end = cos_theta * cos_step - sin_theta * sin_step
@@ -131,8 +137,22 @@ def spike_probability(
                            - 2.0 * (cos_end - cos_start) / omega
                            - 0.25 * (sin2_end - sin2_start) / omega)
         return jnp.clip(stimulus.rate_max * integral, 0.0, 1.0)
-    sine = sin_theta if angle_sums else jnp.sin(theta)
-    return stimulus.rate_max * dt * (0.5 * (1.0 + sine)) ** stimulus.envelope_power
+    if not fast:
+        return stimulus.rate_max * dt * (0.5 * (1.0 + jnp.sin(theta))) ** stimulus.envelope_power
+    return stimulus.rate_max * dt * _fast_power(0.5 * (1.0 + sin_theta), stimulus.envelope_power)
+
+
+def _fast_power(x: Array, power: Leaf) -> Array:
+    """x^k for x ≥ 0: x·x when k = 2 (the default), else exp(k·ln x). A constant k is left
+    to XLA, which multiplies for a whole power; a traced k picks its branch at run time
+    (both run, and the k = 2 branch's values are taken, when a batch of k is vmapped)."""
+    if isinstance(power, int | float):
+        return x**power
+
+    def general(x: Array) -> Array:
+        return jnp.exp(power * jnp.log(jnp.maximum(x, np.finfo(np.float32).tiny)))
+
+    return lax.cond(power == 2.0, lambda x: x * x, general, x)
 
 
 def poisson_noise(keys: Array, stimulus: StimulusConfig) -> Float[Array, "batch time inputs"]:
@@ -149,8 +169,9 @@ def sample_spikes(
     delays: Float[ArrayLike, " inputs"],
     stimulus: StimulusConfig,
 ) -> Bool[Array, "batch time inputs"]:
-    """Bernoulli spikes ``noise < p`` (the original's ``rand() < p``), one key per sample."""
-    p = spike_probability(ipd, phase_offset, delays, stimulus)
+    """Bernoulli spikes ``noise < p`` (the original's ``rand() < p``), one key per sample;
+    ``p`` the fast way with ``stimulus.fast_rates``."""
+    p = spike_probability(ipd, phase_offset, delays, stimulus, fast=stimulus.fast_rates)
     return poisson_noise(noise_keys, stimulus) < p
 
 

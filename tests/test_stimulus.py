@@ -77,33 +77,36 @@ def exact_probability_np(alpha, phi0, psi, stim, n_sub=2000):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("angle_sums", [False, True])
-@pytest.mark.parametrize("power", [2.0, 3.0])
-def test_spike_probability_matches_formula(power, angle_sums):
+@pytest.mark.parametrize("fast", [False, True])
+@pytest.mark.parametrize("power", [0.0, 2.0, 3.0])
+def test_spike_probability_matches_formula(power, fast):
     stim = StimulusConfig(fibres_per_ear=5, duration=0.03, envelope_power=power)
     alpha = np.array([-1.2, 0.0, 0.7])
     phi0 = np.array([0.3, 2.0, 5.5])
     psi = np.asarray(phase_delays(stim))
-    p = np.asarray(spike_probability(alpha, phi0, psi, stim, angle_sums=angle_sums))
+    p = np.asarray(spike_probability(alpha, phi0, psi, stim, fast=fast))
     assert p.shape == (3, 30, 10)
     np.testing.assert_allclose(p, probability_np(alpha, phi0, psi, stim), rtol=1e-5, atol=2e-6)
+    # with the config traced (as in training), k is a run-time value
+    traced = jax.jit(spike_probability, static_argnames="fast")(alpha, phi0, psi, stim, fast=fast)
+    np.testing.assert_allclose(np.asarray(traced), p, rtol=1e-5, atol=2e-6)
     # the right ear (inputs 5…9) is the left ear shifted in phase by α
     shifted = probability_np(np.zeros(3), phi0 + alpha, psi, stim)
     np.testing.assert_allclose(p[:, :, 5:], shifted[:, :, :5], rtol=1e-5, atol=2e-6)
     # a scalar φ0 is shared by the batch
-    p_scalar = np.asarray(spike_probability(alpha, 0.3, psi, stim, angle_sums=angle_sums))
+    p_scalar = np.asarray(spike_probability(alpha, 0.3, psi, stim, fast=fast))
     np.testing.assert_allclose(
         p_scalar, probability_np(alpha, np.full(3, 0.3), psi, stim), rtol=1e-5, atol=2e-6
     )
 
 
-@pytest.mark.parametrize("angle_sums", [False, True])
+@pytest.mark.parametrize("fast", [False, True])
 @pytest.mark.parametrize("frequency", [20.0, 50.0])
-def test_exact_rates_match_numerical_integral(frequency, angle_sums):
+def test_exact_rates_match_numerical_integral(frequency, fast):
     stim = StimulusConfig(fibres_per_ear=3, duration=0.02, frequency=frequency, exact_rates=True)
     alpha, phi0 = np.array([-0.4, 1.1]), np.array([4.0, 0.2])
     psi = np.asarray(phase_delays(stim))
-    p = np.asarray(spike_probability(alpha, phi0, psi, stim, angle_sums=angle_sums))
+    p = np.asarray(spike_probability(alpha, phi0, psi, stim, fast=fast))
     expected = exact_probability_np(alpha, phi0, psi, stim)
     np.testing.assert_allclose(p, expected, rtol=1e-4, atol=5e-6)
     # it is not the sampled rate of the default mode (the two differ by O(ω dt))
@@ -186,6 +189,24 @@ def test_bit_packed_storage_gives_the_same_inputs(big_set):
     index = jnp.asarray([5, 0, 511, 77])
     np.testing.assert_array_equal(np.asarray(batch_inputs(packed, index, stim)),
                                   x[:, np.asarray(index)])
+
+
+def test_fast_rates_flip_only_spikes_within_ulps_of_the_threshold(big_set):
+    """The same keys with ``fast_rates``: the same noise against probabilities a few ulps
+    away, so only slots whose uniform lies within that distance of p change."""
+    stim, data, x = big_set
+    fast_stim = stim.replace(fast_rates=True)
+    fast = make_dataset(jax.random.key(7), 512, fast_stim)
+    x_fast = np.asarray(batch_inputs(fast, jnp.arange(512), fast_stim))
+    flipped = np.argwhere(x_fast != x)
+    assert len(flipped) <= 1e-5 * x.size  # of 5.1 million slots
+    p = np.asarray(spike_probability(data.ipd, data.phase_offset, data.delays, stim))
+    p_fast = np.asarray(spike_probability(data.ipd, data.phase_offset, data.delays, stim,
+                                          fast=True))
+    assert 0 < np.abs(p_fast - p).max() < 1e-6  # not the same computation, the same values
+    for t, b, i in flipped:
+        u = np.asarray(jax.random.uniform(data.noise_keys[b], (50, 200)))[t, i]
+        assert min(p[b, t, i], p_fast[b, t, i]) <= u < max(p[b, t, i], p_fast[b, t, i])
 
 
 def test_mean_rate_matches_analytic_mean(big_set):

@@ -87,10 +87,10 @@ class RateModel(NamedTuple):
 
 def expected_inputs(data: Dataset, index: Array, config: Config) -> Array:
     """Spike probability per step of every fibre for samples ``index`` (the data set's own
-    φ0 and phase delays, no Poisson noise), time-major [time, batch, inputs]; sines by
-    angle sums (see :func:`sslax.stimulus.spike_probability`)."""
+    φ0 and phase delays, no Poisson noise), time-major [time, batch, inputs]; computed the
+    fast way (see :func:`sslax.stimulus.spike_probability`)."""
     p = spike_probability(data.ipd[index], data.phase_offset[index], data.delays,
-                          config.stimulus, angle_sums=True)
+                          config.stimulus, fast=True)
     return jnp.swapaxes(p, 0, 1)
 
 
