@@ -15,7 +15,7 @@ identical spikes, then timed in interleaved rounds:
   uniform (identical spikes checked).
 
 Each generation case also runs with ``fast_rates`` (the spike probabilities from angle
-sums and exp(k·ln x); the same uniforms). Then the training throughput that depends on it:
+sums; the same uniforms). Then the training throughput that depends on it:
 epochs of the quick-start network on a fixed (stored) training set, with φ0 redrawn per
 epoch (spikes regenerated per batch) and with ``fresh`` data (new samples per batch), each
 with and without ``fast_rates``, as ratios to the fixed set's epoch.
@@ -30,6 +30,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from epoch_timing import epoch_setting, interleaved_calls, interleaved_epoch_times, warm_cases
 
@@ -59,8 +60,7 @@ def compiled_pair(make: Callable[[], Callable[..., object]],
         expected = jax.block_until_ready(ref(*args))
     if not np.array_equal(np.asarray(out), np.asarray(expected)):
         raise AssertionError("sslax's uniforms gave other spikes than jax.random.uniform")
-    return (lambda: jax.block_until_ready(ours(*args)),
-            lambda: jax.block_until_ready(ref(*args)))
+    return timed(ours, *args), timed(ref, *args)
 
 
 def generation(repeats: int) -> None:
@@ -118,7 +118,7 @@ def uniforms_16_bit(key: jax.Array, shape: tuple[int, int]) -> jax.Array:
     y0, y1 = threefry2x32((words[0], words[1]), np.zeros_like(count), count)
     halves = [y0 >> np.uint32(16), y0 & np.uint32(0xFFFF), y1 >> np.uint32(16),
               y1 & np.uint32(0xFFFF)]
-    return np.float32(2.0**-16) * jax.numpy.concatenate(halves).astype(np.float32)
+    return np.float32(2.0**-16) * jnp.concatenate(halves).astype(np.float32)
 
 
 def random_bits(repeats: int) -> None:

@@ -234,6 +234,21 @@ def torch_parity(torch) -> Callable:
     return forward
 
 
+def run_cells(torch, h, w2, hidden, readout, hidden_state, readout_state):
+    """A library's hidden cell and output integrator over time: ``hidden(h_t, state)`` →
+    (spikes, state), ``readout(current, state)`` → (u, state). Returns the hidden spikes
+    and the scores, the mean of u_0 … u_{T−1}."""
+    u = torch.zeros((*h.shape[1:-1], w2.shape[-1]))
+    total = torch.zeros_like(u)
+    spikes = []
+    for h_t in h.unbind(0):
+        spk, hidden_state = hidden(h_t, hidden_state)
+        spikes.append(spk)
+        total = total + u
+        u, readout_state = readout(spk @ w2, readout_state)
+    return spikes, total / len(spikes)
+
+
 def snntorch_network(torch) -> Callable:
     """snnTorch neurons, built once: forward(x, W1, W2) → (spikes, scores)."""
     import snntorch as snn
@@ -243,18 +258,14 @@ def snntorch_network(torch) -> Callable:
                        spike_grad=surrogate.sigmoid(slope=SLOPE))
     readout = snn.Leaky(beta=A, reset_mechanism="none")
 
+    def integrate(current, u):
+        u = readout(current, u)[1]
+        return u, u
+
     def forward(x_tbi, w1, w2):
         h = torch_input_current(torch, x_tbi, w1)
-        mem = torch.zeros(h.shape[1:])
-        u = torch.zeros((*h.shape[1:-1], w2.shape[-1]))
-        total = torch.zeros_like(u)
-        spikes = []
-        for h_t in h.unbind(0):
-            spk, mem = hidden(h_t, mem)
-            spikes.append(spk)
-            total = total + u
-            _, u = readout(spk @ w2, u)
-        return spikes, total / len(spikes)
+        return run_cells(torch, h, w2, hidden, integrate, torch.zeros(h.shape[1:]),
+                         torch.zeros((*h.shape[1:-1], w2.shape[-1])))
 
     return forward
 
@@ -272,16 +283,8 @@ def norse_network(torch) -> Callable:
 
     def forward(x_tbi, w1, w2):
         h = torch_input_current(torch, x_tbi, w1) / k
-        state = out_state = None
-        u = torch.zeros((*h.shape[1:-1], w2.shape[-1]))
-        total = torch.zeros_like(u)
-        spikes = []
-        for h_t in h.unbind(0):
-            spk, state = hidden(h_t, state)
-            spikes.append(spk)
-            total = total + u
-            u, out_state = readout((spk @ w2) / k, out_state)
-        return spikes, total / len(spikes)
+        return run_cells(torch, h, w2, hidden, lambda current, s: readout(current / k, s),
+                         None, None)
 
     return forward
 
