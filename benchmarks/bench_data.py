@@ -115,7 +115,7 @@ def uniforms_16_bit(key: jax.Array, shape: tuple[int, int]) -> jax.Array:
     by 4."""
     words = jax.random.key_data(key)
     count = jax.lax.iota(np.uint32, shape[0] // 4 * shape[1]).reshape(shape[0] // 4, -1)
-    y0, y1 = threefry2x32((words[0], words[1]), np.zeros_like(count), count)
+    y0, y1 = threefry2x32((words[0], words[1]), jnp.zeros_like(count), count)
     halves = [y0 >> np.uint32(16), y0 & np.uint32(0xFFFF), y1 >> np.uint32(16),
               y1 & np.uint32(0xFFFF)]
     return np.float32(2.0**-16) * jnp.concatenate(halves).astype(np.float32)
