@@ -29,3 +29,23 @@ def test_bench_peers_check_passes_for_what_is_installed():
     assert proc.returncode == 0, output
     assert "| plain JAX | parity, sigmoid 5 | 0 of " in proc.stdout, output
     assert proc.stdout.strip().splitlines()[-1] == "PASS", output
+
+
+def test_bench_data_16_bit_uniforms_trace_and_lie_on_their_grid():
+    """The 16-bit alternative bench_data times compiles, and gives four numbers per cipher
+    call, each a multiple of 2⁻¹⁶ in [0, 1)."""
+    import importlib
+
+    import jax
+    import numpy as np
+
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        bench_data = importlib.import_module("bench_data")
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    u = np.asarray(jax.jit(lambda k: bench_data.uniforms_16_bit(k, (8, 5)))(jax.random.key(1)))
+    assert u.shape == (8, 5) and u.dtype == np.float32
+    assert (u >= 0).all() and (u < 1).all()
+    np.testing.assert_array_equal(u * 2**16, np.round(u * 2**16))
+    assert len(np.unique(u)) > 30  # not a constant or a repeated word
