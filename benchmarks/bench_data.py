@@ -32,7 +32,13 @@ from collections.abc import Callable, Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
-from epoch_timing import epoch_setting, interleaved_calls, interleaved_epoch_times, warm_cases
+from epoch_timing import (
+    blocking_call,
+    epoch_setting,
+    interleaved_calls,
+    interleaved_epoch_times,
+    warm_cases,
+)
 
 from sslax import PRESETS, stimulus
 from sslax.training import datasets_from_seed, make_datasets
@@ -60,7 +66,7 @@ def compiled_pair(make: Callable[[], Callable[..., object]],
         expected = jax.block_until_ready(ref(*args))
     if not np.array_equal(np.asarray(out), np.asarray(expected)):
         raise AssertionError("sslax's uniforms gave other spikes than jax.random.uniform")
-    return timed(ours, *args), timed(ref, *args)
+    return blocking_call(ours, *args), blocking_call(ref, *args)
 
 
 def generation(repeats: int) -> None:
@@ -70,13 +76,14 @@ def generation(repeats: int) -> None:
     n_set, n_batch = 4096, 64
     set_ours, set_ref = compiled_pair(
         lambda: lambda k: stimulus.make_dataset(k, n_set, stim).spikes, key)
-    set_fast = timed(jax.jit(lambda k: stimulus.make_dataset(k, n_set, fast_stim).spikes), key)
+    set_fast = blocking_call(
+        jax.jit(lambda k: stimulus.make_dataset(k, n_set, fast_stim).spikes), key)
     frozen = stimulus.make_dataset(key, n_set, stim, store_spikes=False)
     index = np.arange(n_batch)
     batch_ours, batch_ref = compiled_pair(
         lambda: lambda d, i: stimulus.batch_inputs(d, i, stim, d.phase_offset[i] + 1.0),
         frozen, index)
-    batch_fast = timed(jax.jit(lambda d, i: stimulus.batch_inputs(
+    batch_fast = blocking_call(jax.jit(lambda d, i: stimulus.batch_inputs(
         d, i, fast_stim, d.phase_offset[i] + 1.0)), frozen, index)
     t = interleaved_calls({"set": set_ours, "set ref": set_ref, "set fast": set_fast}, repeats)
     # a batch takes milliseconds: 20 in a row per round
@@ -104,11 +111,6 @@ def generation(repeats: int) -> None:
         print(f"| {label} | {1e3 * t[name]:.0f} | {t['run ref'] / t[name]:.2f}× |")
 
 
-def timed(compiled: Callable[..., object], *args: object) -> Callable[[], object]:
-    """A zero-argument blocking call of ``compiled`` on ``args``."""
-    return lambda: jax.block_until_ready(compiled(*args))
-
-
 def uniforms_16_bit(key: jax.Array, shape: tuple[int, int]) -> jax.Array:
     """Uniforms with 16 random bits each, four per Threefry call (both output words, two
     halves each): the "fewer random bits per slot" alternative; ``shape[0]`` divisible
@@ -126,7 +128,7 @@ def random_bits(repeats: int) -> None:
     stim = PRESETS["quickstart"].stimulus
     keys = jax.random.split(jax.random.key(0), 64)
     shape = (stim.n_steps, stim.n_inputs)
-    calls = {name: timed(jax.jit(jax.vmap(lambda k, f=f: f(k, shape))), keys)
+    calls = {name: blocking_call(jax.jit(jax.vmap(lambda k, f=f: f(k, shape))), keys)
              for name, f in [("32", uniform), ("16", uniforms_16_bit)]}
     t = interleaved_calls(calls, repeats, per_round=20, warmup=2)
     print(f"\nuniforms of a batch of 64: 32-bit (one per Threefry call) {1e3 * t['32']:.2f} ms,"
@@ -146,9 +148,9 @@ def run_sets(repeats: int) -> dict[str, float]:
         if not np.array_equal(getattr(threads, name).spikes, getattr(expected, name).spikes):
             raise AssertionError(f"datasets_from_seed gave other {name} spikes")
     return interleaved_calls({
-        "run ref": lambda: jax.block_until_ready(ref(key, config)),
-        "run one": lambda: jax.block_until_ready(one(key, config)),
-        "run threads": lambda: jax.block_until_ready(datasets_from_seed(0, config)),
+        "run ref": blocking_call(ref, key, config),
+        "run one": blocking_call(one, key, config),
+        "run threads": blocking_call(datasets_from_seed, 0, config),
     }, repeats)
 
 

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from epoch_timing import interleaved_calls
+from epoch_timing import blocking_call, interleaved_calls
 from jax import lax
 
 import sslax
@@ -136,8 +136,7 @@ def single(rounds: int) -> dict[str, float]:
         return lif_parity_layer(hh, A, 1.0, 5.0, c)[1].sum()
 
     def block(f: Callable, *args: object) -> Callable[[], object]:
-        compiled = jax.jit(f)
-        return lambda: jax.block_until_ready(compiled(*args))
+        return blocking_call(jax.jit(f), *args)
 
     calls = {
         "plain JAX step": stepper(adam_step(reference_loss), w, x, y),

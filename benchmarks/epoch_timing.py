@@ -56,6 +56,12 @@ def epoch_setting(repeats: int, base: Any) -> str:
             f"{jax.devices()[0].platform}")
 
 
+def blocking_call(compiled: Callable[..., object], *args: object) -> Callable[[], object]:
+    """A zero-argument call of ``compiled`` on ``args`` that waits for its result (what
+    :func:`interleaved_calls` times)."""
+    return lambda: jax.block_until_ready(compiled(*args))
+
+
 def interleaved_calls(calls: dict[str, Callable[[], object]], rounds: int,
                       per_round: int = 1, warmup: int = 0) -> dict[str, float]:
     """Median seconds of one call of each zero-argument (blocking) call: ``per_round``

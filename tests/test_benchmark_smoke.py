@@ -1,10 +1,13 @@
 """Smoke tests of the benchmarks' check modes: sslax == the PyTorch reference on one batch, and
 sslax == each installed peer library with the same equations."""
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
 
+import jax
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_train.py"
@@ -34,11 +37,6 @@ def test_bench_peers_check_passes_for_what_is_installed():
 def test_bench_data_16_bit_uniforms_trace_and_lie_on_their_grid():
     """The 16-bit alternative bench_data times compiles, and gives four numbers per cipher
     call, each a multiple of 2⁻¹⁶ in [0, 1)."""
-    import importlib
-
-    import jax
-    import numpy as np
-
     sys.path.insert(0, str(BENCH.parent))
     try:
         bench_data = importlib.import_module("bench_data")
