@@ -1,7 +1,7 @@
 """How fast input spikes are generated, against JAX's own uniform noise in the same run.
 
 Spike generation draws one uniform per sample, step and fibre and compares it with the
-spike probability. sslax draws its uniforms with :func:`sslax.uniform.uniform` (the same
+spike probability. sslax draws its uniforms with :func:`sslax.threefry.uniform` (the same
 numbers as ``jax.random.uniform``, written so that XLA fuses the cipher); the reference is
 the same code with ``jax.random.uniform`` put back. Both are compiled once, checked to give
 identical spikes, then timed in interleaved rounds:
@@ -41,8 +41,8 @@ from epoch_timing import (
 )
 
 from sslax import PRESETS, stimulus
+from sslax.threefry import threefry2x32, uniform
 from sslax.training import datasets_from_seed, make_datasets
-from sslax.uniform import threefry2x32, uniform
 
 
 @contextlib.contextmanager

@@ -66,6 +66,7 @@ from sslax.neurons import (
     mean_membrane_weights,
     run_layer,
 )
+from sslax.threefry import fold_in, normal, split, uniform
 
 # Sub-streams of the network key's initialisation part (fold_in tags), so that adding a
 # randomly drawn constant never changes the weights drawn before it.
@@ -205,16 +206,16 @@ def draw_fixed(key: Array, config: Config) -> dict[str, Array]:
     net, n_in = config.network, config.stimulus.n_inputs
     fixed: dict[str, Array] = {}
     if net.dale != "none":
-        k_in, k_hidden = jax.random.split(jax.random.fold_in(key, _SIGNS_STREAM))
+        k_in, k_hidden = split(fold_in(key, _SIGNS_STREAM), 2)
         fixed["sign_in"] = constraints.dale_signs(k_in, n_in, net.fraction_inputs,
                                                   net.inhibitory_placement)
         fixed["sign_out"] = constraints.dale_signs(k_hidden, net.n_hidden, net.fraction_hidden,
                                                    net.inhibitory_placement)
     if net.tau_hidden_distribution != "homogeneous":
-        fixed["tau_hidden"] = draw_time_constants(jax.random.fold_in(key, _TAU_STREAM), net)
+        fixed["tau_hidden"] = draw_time_constants(fold_in(key, _TAU_STREAM), net)
     if net.synapse == "filter_and_fire":
         fixed["psp_tau_rise"], fixed["psp_tau_decay"] = synapses.psp_time_constants(
-            jax.random.fold_in(key, _PSP_STREAM), (net.n_hidden, net.contacts),
+            fold_in(key, _PSP_STREAM), (net.n_hidden, net.contacts),
             (net.psp_tau_rise_min, net.psp_tau_rise_max),
             (net.psp_tau_decay_min, net.psp_tau_decay_max))
     return fixed
@@ -231,7 +232,7 @@ def draw_time_constants(key: Array, network: NetworkConfig) -> Float[Array, " hi
     if network.tau_hidden_distribution == "log_uniform":
         log_r = jnp.log(network.tau_hidden_ratio)
         lowest = mean * log_r / jnp.expm1(log_r)
-        return lowest * jnp.exp(log_r * jax.random.uniform(key, (n,)))
+        return lowest * jnp.exp(log_r * uniform(key, (n,), dtype=float))
     shape = 1.0 / jnp.square(network.tau_hidden_cv)
     return mean / shape * jax.random.gamma(key, shape, (n,))
 
@@ -249,15 +250,14 @@ def initial_values(key: Array, fixed: dict[str, Array], config: Config) -> dict[
     net = config.network
     if net.architecture == "delays_only":  # U(0, max_delay) per class
         top = config.delay_taps - 1.0
-        d = jax.random.uniform(jax.random.fold_in(key, _DELAY_STREAM),
-                               (config.stimulus.n_classes,), minval=0.0, maxval=top)
+        d = uniform(fold_in(key, _DELAY_STREAM), (config.stimulus.n_classes,), 0.0, top, float)
         return {"delay_out": jnp.clip(d, 0.01, top - 0.01)}
     b_in, b_out = weight_bounds(config)
     n_in, n_hidden, n_out = config.stimulus.n_inputs, net.n_hidden, config.stimulus.n_classes
-    k_in, k_out = jax.random.split(key)
+    k_in, k_out = split(key, 2)
     shape_in = (n_in, n_hidden) if net.synapse == "instant" else (n_in, n_hidden, net.contacts)
-    values = {"w_in": jax.random.uniform(k_in, shape_in, minval=-b_in, maxval=b_in),
-              "w_out": jax.random.uniform(k_out, (n_hidden, n_out), minval=-b_out, maxval=b_out)}
+    values = {"w_in": uniform(k_in, shape_in, -b_in, b_in, float),
+              "w_out": uniform(k_out, (n_hidden, n_out), -b_out, b_out, float)}
     if net.dale != "none":
         for name, sign in (("w_in", "sign_in"), ("w_out", "sign_out")):
             values[name] = jnp.abs(values[name]) * constraints.presynaptic(
@@ -271,7 +271,7 @@ def initial_values(key: Array, fixed: dict[str, Array], config: Config) -> dict[
         tau = jnp.asarray(net.tau_out, real)
         values["tau_output"] = jnp.broadcast_to(tau, (n_out,)) if per_unit else tau
     if net.delays != "none":
-        values |= initial_delays(jax.random.fold_in(key, _DELAY_STREAM), config)
+        values |= initial_delays(fold_in(key, _DELAY_STREAM), config)
     return values
 
 
@@ -282,13 +282,13 @@ def initial_delays(key: Array, config: Config) -> dict[str, Array]:
     limits)."""
     top = config.delay_taps - 1.0
     n_in, n_hidden = config.stimulus.n_inputs, config.network.n_hidden
-    k_in, k_out = jax.random.split(key)
+    k_in, k_out = split(key, 2)
     if config.network.delays == "fibre":
-        found = {"delay_in": jax.random.uniform(k_in, (n_in,), minval=0.0, maxval=top)}
+        found = {"delay_in": uniform(k_in, (n_in,), 0.0, top, float)}
     else:
         shapes = {"delay_in": (k_in, (n_in, n_hidden)),
                   "delay_out": (k_out, (n_hidden, config.stimulus.n_classes))}
-        found = {name: top / 2 + 0.5 * jax.random.normal(k, shape)
+        found = {name: top / 2 + 0.5 * normal(k, shape, float)
                  for name, (k, shape) in shapes.items()}
     return {name: jnp.clip(d, 0.01, top - 0.01) for name, d in found.items()}
 
@@ -472,7 +472,7 @@ READOUTS: dict[str, Callable[..., Outputs]] = {
 def _with_dropped_connections(key: Array, values: NetworkValues,
                               config: Config) -> NetworkValues:
     rate = config.training.dropout_connections
-    k_in, k_out = jax.random.split(key)
+    k_in, k_out = split(key, 2)
     return values._replace(w_in=regularisers.dropout(k_in, values.w_in, rate),
                            w_out=regularisers.dropout(k_out, values.w_out, rate))
 
@@ -507,7 +507,7 @@ def forward(
     tr = config.training
     transform: SpikeTransform = None
     if key is not None:
-        k_connections, k_hidden = jax.random.split(key)
+        k_connections, k_hidden = split(key, 2)
         if tr.dropout_connections is not None:
             values = _with_dropped_connections(k_connections, values, config)
         if tr.dropout_hidden is not None:

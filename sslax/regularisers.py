@@ -25,6 +25,8 @@ from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import Float
 
+from sslax.threefry import uniform
+
 
 def firing_rates(spikes: Float[ArrayLike, "time batch hidden"], duration: float
                  ) -> Float[Array, " hidden"]:
@@ -61,5 +63,5 @@ def dropout(key: Array, x: ArrayLike, rate: ArrayLike) -> Array:
     """``x`` with each element dropped with probability ``rate`` and the rest scaled by
     1/(1 − rate). ``rate`` may be traced; at rate 0 it returns ``x`` exactly."""
     x = jnp.asarray(x)
-    keep = jax.random.uniform(key, x.shape, x.dtype) >= rate
+    keep = uniform(key, x.shape, dtype=x.dtype) >= rate
     return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype))

@@ -19,6 +19,8 @@ regenerate a sample with a new φ0 and the *same* frozen Poisson noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -29,7 +31,9 @@ from jax.typing import ArrayLike
 from jaxtyping import Bool, Float, Int, UInt8
 
 from sslax.config import Leaf, StimulusConfig
-from sslax.uniform import uniform
+from sslax.threefry import normal, split, uniform
+
+_Out = TypeVar("_Out")
 
 TWO_PI = 2.0 * math.pi
 
@@ -71,7 +75,7 @@ def phase_delays(stimulus: StimulusConfig) -> Float[Array, " inputs"]:
 
 def jittered_phase_delays(key: Array, stimulus: StimulusConfig) -> Float[Array, " inputs"]:
     """Phase delays plus N(0, σ²) jitter per fibre (σ = ``stimulus.phase_jitter`` [rad])."""
-    noise = jax.random.normal(key, (stimulus.n_inputs,))
+    noise = normal(key, (stimulus.n_inputs,), float)
     return phase_delays(stimulus) + stimulus.phase_jitter * noise
 
 
@@ -101,6 +105,15 @@ def spike_probability(
         ``exact_rates`` the exact integral of ``R_max·((1 + sin θ)/2)²`` over
         [t·dt, (t + 1)·dt].
     """
+    if not fast:
+        return _probability(ipd, phase_offset, delays, stimulus, fast)
+    return _with_static_square(
+        stimulus, lambda stim: _probability(ipd, phase_offset, delays, stim, fast))
+
+
+def _probability(ipd: ArrayLike, phase_offset: ArrayLike, delays: ArrayLike,
+                 stimulus: StimulusConfig, fast: bool) -> Array:
+    """:func:`spike_probability`, with a traced envelope power k taken as a general power."""
     ipd = jnp.asarray(ipd, jnp.float32)
     phase_offset = jnp.broadcast_to(jnp.asarray(phase_offset, jnp.float32), ipd.shape)
     n, dt = stimulus.fibres_per_ear, stimulus.dt
@@ -143,21 +156,31 @@ def spike_probability(
 
 
 def _fast_power(x: Array, power: Leaf) -> Array:
-    """x^k for x ≥ 0: x·x when k = 2 (the default), else exp(k·ln x). A constant k is left
-    to XLA, which multiplies for a whole power; a traced k picks its branch at run time
-    (both run, and the k = 2 branch's values are taken, when a batch of k is vmapped)."""
+    """x^k for x ≥ 0: a constant k is left to XLA (which multiplies for a whole power), a
+    traced one is exp(k·ln x) (see :func:`_with_static_square`)."""
     if isinstance(power, int | float):
         return x**power
+    return jnp.exp(power * jnp.log(jnp.maximum(x, np.finfo(np.float32).tiny)))
 
-    def general(x: Array) -> Array:
-        return jnp.exp(power * jnp.log(jnp.maximum(x, np.finfo(np.float32).tiny)))
 
-    return lax.cond(power == 2.0, lambda x: x * x, general, x)
+def _with_static_square(stimulus: StimulusConfig, compute: Callable[[StimulusConfig], _Out]
+                        ) -> _Out:
+    """``compute(stimulus)`` for the fast spike probabilities, whose envelope x^k is x·x when
+    k = 2 (the default). A traced k picks its branch at run time: ``compute`` with k = 2 as a
+    constant, or with k as given (both run, and the k = 2 values are taken where k = 2, when
+    a batch of k is vmapped). The branch goes around the whole of ``compute``, so that XLA
+    fuses each branch into one loop; a branch around the power alone would make XLA
+    materialise its operand, which costs more than the power."""
+    power = stimulus.envelope_power
+    if isinstance(power, int | float) or stimulus.exact_rates:
+        return compute(stimulus)
+    return lax.cond(power == 2.0, lambda: compute(stimulus.replace(envelope_power=2)),
+                    lambda: compute(stimulus))
 
 
 def poisson_noise(keys: Array, stimulus: StimulusConfig) -> Float[Array, "batch time inputs"]:
     """Uniform [0, 1) noise of each sample, drawn from that sample's own key: the numbers of
-    ``jax.random.uniform(key, (time, inputs))``, computed by :func:`sslax.uniform.uniform`."""
+    ``jax.random.uniform(key, (time, inputs))``, computed by :func:`sslax.threefry.uniform`."""
     shape = (stimulus.n_steps, stimulus.n_inputs)
     return jax.vmap(lambda k: uniform(k, shape))(keys)
 
@@ -171,8 +194,11 @@ def sample_spikes(
 ) -> Bool[Array, "batch time inputs"]:
     """Bernoulli spikes ``noise < p`` (the original's ``rand() < p``), one key per sample;
     ``p`` the fast way with ``stimulus.fast_rates``."""
-    p = spike_probability(ipd, phase_offset, delays, stimulus, fast=stimulus.fast_rates)
-    return poisson_noise(noise_keys, stimulus) < p
+    def draw(stim: StimulusConfig) -> Array:
+        p = _probability(ipd, phase_offset, delays, stim, stim.fast_rates)
+        return poisson_noise(noise_keys, stim) < p
+
+    return _with_static_square(stimulus, draw) if stimulus.fast_rates else draw(stimulus)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,14 +275,14 @@ def make_dataset(
         chunk_size: samples generated at a time, bounding the float32 working memory.
     """
     mode = phase_offset or stimulus.phase_offset
-    k_ipd, k_phase, k_jitter, k_noise = jax.random.split(key, 4)
-    ipd = jax.random.uniform(k_ipd, (n_samples,), minval=-math.pi / 2, maxval=math.pi / 2)
+    k_ipd, k_phase, k_jitter, k_noise = split(key, 4)
+    ipd = uniform(k_ipd, (n_samples,), -math.pi / 2, math.pi / 2, float)
     if mode == "per_sample":
-        phi0 = TWO_PI * jax.random.uniform(k_phase, (n_samples,))
+        phi0 = TWO_PI * uniform(k_phase, (n_samples,), dtype=float)
     else:
-        phi0 = jnp.full((n_samples,), TWO_PI * jax.random.uniform(k_phase, ()))
+        phi0 = jnp.full((n_samples,), TWO_PI * uniform(k_phase, (), dtype=float))
     delays = jittered_phase_delays(k_jitter, stimulus)
-    noise_keys = jax.random.split(k_noise, n_samples)
+    noise_keys = split(k_noise, n_samples)
     data = Dataset(ipd=ipd, phase_offset=phi0, delays=delays, noise_keys=noise_keys)
     if not store_spikes:
         return data
@@ -289,14 +315,14 @@ def draw_like(key: Array, n_samples: int, template: Dataset,
     Spikes are not stored: :func:`batch_inputs` generates them. Used for ``fresh`` data mode,
     where every batch is new data from the training set's distribution.
     """
-    k_ipd, k_phase, k_noise = jax.random.split(key, 3)
-    ipd = jax.random.uniform(k_ipd, (n_samples,), minval=-math.pi / 2, maxval=math.pi / 2)
+    k_ipd, k_phase, k_noise = split(key, 3)
+    ipd = uniform(k_ipd, (n_samples,), -math.pi / 2, math.pi / 2, float)
     if per_sample_phase:
-        phi0 = TWO_PI * jax.random.uniform(k_phase, (n_samples,))
+        phi0 = TWO_PI * uniform(k_phase, (n_samples,), dtype=float)
     else:
         phi0 = jnp.full((n_samples,), template.phase_offset[0])
     return Dataset(ipd=ipd, phase_offset=phi0, delays=template.delays,
-                   noise_keys=jax.random.split(k_noise, n_samples))
+                   noise_keys=split(k_noise, n_samples))
 
 
 def batch_inputs(

@@ -19,13 +19,13 @@ hidden·M], exact (no truncation of the kernel, which the original cut at 4·τ_
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import Float
 
 from sslax.neurons import decay, leaky_integrator
+from sslax.threefry import split, uniform
 
 #: Where a drawn decay time is shorter than this multiple of the rise time it is raised to
 #: it (as the original), so that every kernel has a clear rise and fall.
@@ -39,10 +39,9 @@ def psp_time_constants(
     """Rise and decay times [s] of PSP kernels, each of ``shape``, drawn uniformly from
     ``rise`` = (min, max) and ``decay_range`` = (min, max); a decay time below 1.5 × its rise
     time is raised to it."""
-    k_rise, k_decay = jax.random.split(key)
-    tau_rise = jax.random.uniform(k_rise, shape, minval=rise[0], maxval=rise[1])
-    tau_decay = jax.random.uniform(k_decay, shape, minval=decay_range[0],
-                                   maxval=decay_range[1])
+    k_rise, k_decay = split(key, 2)
+    tau_rise = uniform(k_rise, shape, rise[0], rise[1], float)
+    tau_decay = uniform(k_decay, shape, decay_range[0], decay_range[1], float)
     return tau_rise, jnp.maximum(tau_decay, DECAY_OVER_RISE * tau_rise)
 
 

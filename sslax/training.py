@@ -46,6 +46,7 @@ from sslax.datagen import fill_spikes
 from sslax.metrics import Evaluation, evaluate
 from sslax.network import PARAMETER_GROUPS, Params, init_params, loss_fn, predict
 from sslax.stimulus import Dataset, batch_inputs, draw_like, ipd_to_class, make_dataset
+from sslax.threefry import fold_in, permutation, split, uniform
 
 # fold_in tag of the per-step keys of the loss (a separate stream: the keys of everything
 # else are unchanged by it)
@@ -171,7 +172,7 @@ def make_datasets(data_key: Array, config: Config, store_spikes: bool = True) ->
     :func:`datasets_from_seed`).
     """
     stim, tr = config.stimulus, config.training
-    k_train, k_valid, _ = jax.random.split(data_key, 3)
+    k_train, k_valid, _ = split(data_key, 3)
     eval_mode = evaluation_phase_offset(config)  # also the training set's initial φ0 draw
     train = make_dataset(
         k_train, tr.n_train, stim, eval_mode,
@@ -193,7 +194,7 @@ def stores_training_spikes(config: Config) -> bool:
 def make_test_set(data_key: Array, config: Config, store_spikes: bool = True) -> Dataset:
     """The test set of :func:`make_datasets` alone (what analysis reads), without drawing
     the others."""
-    k_test = jax.random.split(data_key, 3)[2]
+    k_test = split(data_key, 3)[2]
     return make_dataset(k_test, config.training.n_test, config.stimulus,
                         evaluation_phase_offset(config), store_spikes=store_spikes,
                         spike_storage=config.training.spike_storage)
@@ -214,7 +215,7 @@ def optimizer(config: Config, params: Params) -> optax.GradientTransformation:
 
 def initial_params(key: Array, config: Config) -> Params:
     """The parameters a run with network key ``key`` starts from."""
-    return init_params(jax.random.split(key, 4)[0], config)
+    return init_params(split(key, 4)[0], config)
 
 
 def init_state(key: Array, config: Config) -> TrainState:
@@ -266,8 +267,8 @@ def train_epoch(state: TrainState, data: Datasets, config: Config) -> TrainState
     def run(state: TrainState) -> TrainState:
         epoch = state.epoch  # index of this epoch; its number is epoch + 1
         key = jax.random.wrap_key_data(state.key_data)
-        _, k_order, k_phase, k_fresh = jax.random.split(key, 4)
-        k_loss = jax.random.fold_in(jax.random.fold_in(key, _LOSS_STREAM), epoch)
+        _, k_order, k_phase, k_fresh = split(key, 4)
+        k_loss = fold_in(fold_in(key, _LOSS_STREAM), epoch)
         tx = optimizer(config, state.params)
 
         def sgd_step(carry: tuple[Params, Any], batch_data: tuple[Array, Array, Array]
@@ -277,7 +278,7 @@ def train_epoch(state: TrainState, data: Datasets, config: Config) -> TrainState
 
             def loss(trained: dict[str, Array]) -> tuple[Array, Any]:
                 return loss_fn(params.replace(trained=trained), x, y, config,
-                               jax.random.fold_in(k_loss, step), epoch=epoch)
+                               fold_in(k_loss, step), epoch=epoch)
 
             (value, out), grads = jax.value_and_grad(loss, has_aux=True)(params.trained)
             updates, opt_state = tx.update(grads, opt_state, params.trained)
@@ -288,7 +289,7 @@ def train_epoch(state: TrainState, data: Datasets, config: Config) -> TrainState
         if fresh:
 
             def step(carry: Any, i: Array) -> tuple[Any, Any]:
-                k = jax.random.fold_in(k_fresh, epoch * n_batches + i)
+                k = fold_in(k_fresh, epoch * n_batches + i)
                 d = draw_like(
                     k, batch, data.train, per_sample_phase=stim.phase_offset != "per_dataset"
                 )
@@ -298,12 +299,12 @@ def train_epoch(state: TrainState, data: Datasets, config: Config) -> TrainState
             xs: Any = jnp.arange(n_batches)
         else:
             labels = ipd_to_class(data.train.ipd, stim.n_classes)
-            order = jax.random.permutation(jax.random.fold_in(k_order, epoch), tr.n_train)
+            order = permutation(fold_in(k_order, epoch), tr.n_train)
             xs = (order[: n_batches * batch].reshape(n_batches, batch), jnp.arange(n_batches))
             phi0 = None
             if stim.phase_offset == "per_epoch":  # new φ0 per sample, same frozen noise
-                phi0 = 2 * math.pi * jax.random.uniform(jax.random.fold_in(k_phase, epoch),
-                                                        (tr.n_train,))
+                phi0 = 2 * math.pi * uniform(fold_in(k_phase, epoch), (tr.n_train,),
+                                             dtype=float)
 
             def step(carry: Any, index_step: tuple[Array, Array]) -> tuple[Any, Any]:
                 index, i = index_step

@@ -4,6 +4,7 @@ classes, bit packing and data-set generation."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +19,7 @@ from sslax.stimulus import (
     jittered_phase_delays,
     pack_spikes,
     phase_delays,
+    sample_spikes,
     spike_probability,
     unpack_spikes,
 )
@@ -207,6 +209,33 @@ def test_fast_rates_flip_only_spikes_within_ulps_of_the_threshold(big_set):
     for t, b, i in flipped:
         u = np.asarray(jax.random.uniform(data.noise_keys[b], (50, 200)))[t, i]
         assert min(p[b, t, i], p_fast[b, t, i]) <= u < max(p[b, t, i], p_fast[b, t, i])
+
+
+def test_fast_rates_with_a_traced_envelope_power_match_the_constant_config(big_set):
+    """Training traces the config, so the envelope power k is a run-time value there: the
+    spikes must be those of the config as constants (x·x for k = 2), and a vmapped batch of
+    k must give each member the spikes of its own k."""
+    stim, data, _ = big_set
+    index = jnp.arange(0, 512, 7)
+
+    def spikes(stimulus: StimulusConfig) -> jax.Array:
+        return sample_spikes(data.noise_keys[index], data.ipd[index],
+                             data.phase_offset[index], data.delays, stimulus)
+
+    fast = stim.replace(fast_rates=True)
+    p = partial(spike_probability, data.ipd[index], data.phase_offset[index], data.delays,
+                fast=True)
+    np.testing.assert_array_equal(np.asarray(jax.jit(p)(fast)),
+                                  np.asarray(jax.jit(lambda: p(fast))()))
+    constant = np.asarray(spikes(fast))
+    traced = np.asarray(jax.jit(spikes)(fast))
+    np.testing.assert_array_equal(traced, constant)
+    cubed = np.asarray(jax.jit(spikes)(fast.replace(envelope_power=3.0)))
+    assert cubed.sum() < 0.9 * constant.sum()  # the other branch: a narrower envelope
+    both = np.asarray(jax.vmap(lambda k: spikes(fast.replace(envelope_power=k)))(
+        jnp.asarray([2.0, 3.0])))
+    np.testing.assert_array_equal(both[0], constant)
+    np.testing.assert_array_equal(both[1], cubed)
 
 
 def test_mean_rate_matches_analytic_mean(big_set):
