@@ -20,6 +20,7 @@ off, fall back to ``jax.random``.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +37,7 @@ def _rotate_left(x: Array, distance: int) -> Array:
     return (x << np.uint32(distance)) | (x >> np.uint32(32 - distance))
 
 
+@partial(jax.jit, inline=True)  # traced once per shape, then reused at every call site
 def threefry2x32(key: tuple[Array, Array], x0: Array, x1: Array) -> tuple[Array, Array]:
     """The Threefry-2x32 block cipher with 20 rounds (Salmon et al., 2011) on uint32 arrays:
     five blocks of four mix rounds, the key schedule injected after each block."""
