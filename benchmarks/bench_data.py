@@ -49,7 +49,8 @@ from sslax.training import datasets_from_seed, make_datasets
 def jax_uniform() -> Iterator[None]:
     """Trace spike generation with ``jax.random.uniform`` (the reference)."""
     fast = stimulus.uniform
-    stimulus.uniform = jax.random.uniform
+    stimulus.uniform = lambda key, shape, minval=0.0, maxval=1.0, dtype=jnp.float32: (
+        jax.random.uniform(key, shape, dtype, minval, maxval))
     try:
         yield
     finally:

@@ -34,16 +34,35 @@ def test_bench_peers_check_passes_for_what_is_installed():
     assert proc.stdout.strip().splitlines()[-1] == "PASS", output
 
 
-def test_bench_data_16_bit_uniforms_trace_and_lie_on_their_grid():
-    """The 16-bit alternative bench_data times compiles, and gives four numbers per cipher
-    call, each a multiple of 2⁻¹⁶ in [0, 1)."""
+@pytest.fixture(scope="module")
+def bench_data():
     sys.path.insert(0, str(BENCH.parent))
     try:
-        bench_data = importlib.import_module("bench_data")
+        return importlib.import_module("bench_data")
     finally:
         sys.path.remove(str(BENCH.parent))
+
+
+def test_bench_data_16_bit_uniforms_trace_and_lie_on_their_grid(bench_data):
+    """The 16-bit alternative bench_data times compiles, and gives four numbers per cipher
+    call, each a multiple of 2⁻¹⁶ in [0, 1)."""
     u = np.asarray(jax.jit(lambda k: bench_data.uniforms_16_bit(k, (8, 5)))(jax.random.key(1)))
     assert u.shape == (8, 5) and u.dtype == np.float32
     assert (u >= 0).all() and (u < 1).all()
     np.testing.assert_array_equal(u * 2**16, np.round(u * 2**16))
     assert len(np.unique(u)) > 30  # not a constant or a repeated word
+
+
+def test_bench_data_reference_draws_with_jax_random(bench_data):
+    """The reference programs trace with ``jax.random.uniform`` in place of sslax's uniforms
+    (every draw of a data set), and give the same spikes (``compiled_pair`` checks)."""
+    from sslax import stimulus
+    from sslax.config import StimulusConfig
+
+    stim = StimulusConfig(fibres_per_ear=4, duration=0.02)
+    with bench_data.jax_uniform():
+        assert stimulus.uniform is not bench_data.uniform
+    assert stimulus.uniform is bench_data.uniform
+    ours, ref = bench_data.compiled_pair(
+        lambda: lambda k: stimulus.make_dataset(k, 16, stim).spikes, jax.random.key(2))
+    assert np.asarray(ours()).shape == (16, 20, 8)
