@@ -238,6 +238,32 @@ def test_fast_rates_with_a_traced_envelope_power_match_the_constant_config(big_s
     np.testing.assert_array_equal(both[1], cubed)
 
 
+def test_stored_spikes_match_an_independent_computation(big_set):
+    """A data set from first principles: its draws are ``jax.random``'s for the documented
+    key roles (IPD, φ0, jitter, noise), and each stored spike is u < p, with u =
+    ``jax.random.uniform(sample key, (time, inputs))`` and p from the NumPy formula in
+    float64. The two may differ only where u lies within float32 rounding of p."""
+    stim, data, x = big_set
+    k_ipd, k_phase, _, k_noise = jax.random.split(jax.random.key(7), 4)
+    ipd = np.asarray(jax.random.uniform(k_ipd, (512,), minval=-np.pi / 2, maxval=np.pi / 2))
+    phi0 = np.full(512, np.float32(2 * np.pi) * np.asarray(jax.random.uniform(k_phase, ())))
+    keys = jax.random.split(k_noise, 512)
+    np.testing.assert_array_equal(np.asarray(data.ipd), ipd)
+    np.testing.assert_array_equal(np.asarray(data.phase_offset), phi0)
+    np.testing.assert_array_equal(jax.random.key_data(data.noise_keys), jax.random.key_data(keys))
+    psi = np.r_[np.linspace(0, np.pi / 2, 100), np.linspace(0, np.pi / 2, 100)]
+    np.testing.assert_allclose(np.asarray(data.delays), psi, rtol=0, atol=1e-6)
+
+    u = np.asarray(jax.vmap(lambda k: jax.random.uniform(k, (50, 200)))(keys))
+    p = probability_np(ipd.astype(np.float64), phi0.astype(np.float64), psi, stim)
+    expected = u < p
+    spikes = np.swapaxes(x, 0, 1).astype(bool)  # [batch, time, inputs]
+    differ = spikes != expected
+    assert differ.sum() <= 1e-6 * differ.size  # of 5.1 million slots
+    assert (np.abs(u - p)[differ] < 1e-6).all()
+    assert 0.2 < spikes.mean() < 0.25  # 3/8 of R_max·dt: the comparison is not vacuous
+
+
 def test_mean_rate_matches_analytic_mean(big_set):
     """Over a whole cycle the mean of ((1 + sin θ)/2)² is exactly 3/8, for every sample."""
     stim, _, x = big_set
