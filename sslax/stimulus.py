@@ -112,27 +112,34 @@ def spike_probability(
 
 
 def _probability(ipd: ArrayLike, phase_offset: ArrayLike, delays: ArrayLike,
-                 stimulus: StimulusConfig, fast: bool) -> Array:
-    """:func:`spike_probability`, with a traced envelope power k taken as a general power."""
+                 stimulus: StimulusConfig, fast: bool, time_major: bool = False) -> Array:
+    """:func:`spike_probability`, with a traced envelope power k taken as a general power;
+    [batch, time, inputs], or [time, batch, inputs] when ``time_major`` (the same values:
+    every slot is computed alone)."""
     ipd = jnp.asarray(ipd, jnp.float32)
     phase_offset = jnp.broadcast_to(jnp.asarray(phase_offset, jnp.float32), ipd.shape)
     n, dt = stimulus.fibres_per_ear, stimulus.dt
     ear = jnp.concatenate([jnp.zeros(n), jnp.ones(n)])  # i = 0 left, 1 right
     omega = TWO_PI * stimulus.frequency
     t = jnp.arange(stimulus.n_steps, dtype=jnp.float32) * dt
-    wt = omega * t[None, :, None]
-    phase = phase_offset[:, None, None]
-    shift = ear[None, None, :] * ipd[:, None, None]
+    # per-step and per-sample terms, broadcast to the output's [time, batch] or [batch, time]
+    step_axis, sample_axis = (slice(None), None), (None, slice(None))
+    if not time_major:
+        step_axis, sample_axis = sample_axis, step_axis
+    wt = omega * t[step_axis][..., None]
+    phase = phase_offset[sample_axis][..., None]
+    shift = ear[None, None, :] * ipd[sample_axis][..., None]
     psi = jnp.asarray(delays)[None, None, :]
     if fast:
-        beta = (phase + shift + psi)[:, 0]  # [batch, inputs]
-        sin_b, cos_b = jnp.sin(beta), jnp.cos(beta)
+        beta = phase_offset[:, None] + ear[None, :] * ipd[:, None] + jnp.asarray(delays)
+        sin_b, cos_b = jnp.sin(beta), jnp.cos(beta)  # [batch, inputs]
         # contractions over the pair (sin ω·t, cos ω·t), so that XLA evaluates the T +
         # batch·inputs sines once (fused into an elementwise loop it would evaluate them
         # again for every slot)
-        wt_pair = jnp.stack([jnp.sin(wt[0, :, 0]), jnp.cos(wt[0, :, 0])])  # [2, time]
-        sin_theta = jnp.einsum("kt,bki->bti", wt_pair, jnp.stack([cos_b, sin_b], 1))
-        cos_theta = jnp.einsum("kt,bki->bti", wt_pair, jnp.stack([-sin_b, cos_b], 1))
+        wt_pair = jnp.stack([jnp.sin(omega * t), jnp.cos(omega * t)])  # [2, time]
+        out = "tbi" if time_major else "bti"
+        sin_theta = jnp.einsum(f"kt,bki->{out}", wt_pair, jnp.stack([cos_b, sin_b], 1))
+        cos_theta = jnp.einsum(f"kt,bki->{out}", wt_pair, jnp.stack([-sin_b, cos_b], 1))
     else:
         theta = wt + phase + shift + psi  # this order of sums: the saved data sets' rounding
     if stimulus.exact_rates:
@@ -178,11 +185,14 @@ def _with_static_square(stimulus: StimulusConfig, compute: Callable[[StimulusCon
                     lambda: compute(stimulus))
 
 
-def poisson_noise(keys: Array, stimulus: StimulusConfig) -> Float[Array, "batch time inputs"]:
+def poisson_noise(keys: Array, stimulus: StimulusConfig,
+                  time_major: bool = False
+                  ) -> Float[Array, "batch time inputs"] | Float[Array, "time batch inputs"]:
     """Uniform [0, 1) noise of each sample, drawn from that sample's own key: the numbers of
-    ``jax.random.uniform(key, (time, inputs))``, computed by :func:`sslax.threefry.uniform`."""
+    ``jax.random.uniform(key, (time, inputs))``, computed by :func:`sslax.threefry.uniform`;
+    [time, batch, inputs] when ``time_major``."""
     shape = (stimulus.n_steps, stimulus.n_inputs)
-    return jax.vmap(lambda k: uniform(k, shape))(keys)
+    return jax.vmap(lambda k: uniform(k, shape), out_axes=1 if time_major else 0)(keys)
 
 
 def sample_spikes(
@@ -191,12 +201,15 @@ def sample_spikes(
     phase_offset: Float[ArrayLike, "*batch"],
     delays: Float[ArrayLike, " inputs"],
     stimulus: StimulusConfig,
-) -> Bool[Array, "batch time inputs"]:
+    time_major: bool = False,
+) -> Bool[Array, "batch time inputs"] | Bool[Array, "time batch inputs"]:
     """Bernoulli spikes ``noise < p`` (the original's ``rand() < p``), one key per sample;
-    ``p`` the fast way with ``stimulus.fast_rates``."""
+    ``p`` the fast way with ``stimulus.fast_rates``. [batch, time, inputs], or the same
+    spikes as [time, batch, inputs] when ``time_major`` (what the network reads: generated
+    in its order, they need no transposing copy)."""
     def draw(stim: StimulusConfig) -> Array:
-        p = _probability(ipd, phase_offset, delays, stim, stim.fast_rates)
-        return poisson_noise(noise_keys, stim) < p
+        p = _probability(ipd, phase_offset, delays, stim, stim.fast_rates, time_major)
+        return poisson_noise(noise_keys, stim, time_major) < p
 
     return _with_static_square(stimulus, draw) if stimulus.fast_rates else draw(stimulus)
 
@@ -340,8 +353,9 @@ def batch_inputs(
         spikes = data.spikes[index]
         if spikes.dtype == jnp.uint8:
             spikes = unpack_spikes(spikes, stimulus.n_inputs)
+        spikes = jnp.swapaxes(spikes, 0, 1)
     else:
         phi0 = data.phase_offset[index] if phase_offset is None else phase_offset
         spikes = sample_spikes(data.noise_keys[index], data.ipd[index], phi0, data.delays,
-                               stimulus)
-    return jnp.swapaxes(spikes, 0, 1).astype(jnp.float32)
+                               stimulus, time_major=True)
+    return spikes.astype(jnp.float32)

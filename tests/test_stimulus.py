@@ -264,6 +264,26 @@ def test_stored_spikes_match_an_independent_computation(big_set):
     assert 0.2 < spikes.mean() < 0.25  # 3/8 of R_max·dt: the comparison is not vacuous
 
 
+@pytest.mark.parametrize("options", [{}, {"fast_rates": True}, {"exact_rates": True},
+                                     {"fast_rates": True, "exact_rates": True}])
+def test_time_major_spikes_are_the_batch_major_spikes_transposed(big_set, options):
+    """Regenerated batches are drawn time-major (the network's order); every slot is
+    computed alone, so they are the batch-major spikes exactly, config traced or not."""
+    _, data, _ = big_set
+    stim = StimulusConfig(duration=0.05, **options)
+    index = jnp.arange(3, 512, 11)
+
+    def spikes(stimulus: StimulusConfig, time_major: bool) -> jax.Array:
+        return sample_spikes(data.noise_keys[index], data.ipd[index], data.phase_offset[index],
+                             data.delays, stimulus, time_major=time_major)
+
+    batch_major = np.asarray(jax.jit(spikes, static_argnums=1)(stim, False))
+    time_major = np.asarray(jax.jit(spikes, static_argnums=1)(stim, True))
+    assert time_major.shape == (50, len(index), 200)
+    np.testing.assert_array_equal(time_major, np.swapaxes(batch_major, 0, 1))
+    np.testing.assert_array_equal(np.asarray(spikes(stim, True)), time_major)
+
+
 def test_mean_rate_matches_analytic_mean(big_set):
     """Over a whole cycle the mean of ((1 + sin θ)/2)² is exactly 3/8, for every sample."""
     stim, _, x = big_set
