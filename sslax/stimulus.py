@@ -122,13 +122,11 @@ def _probability(ipd: ArrayLike, phase_offset: ArrayLike, delays: ArrayLike,
     ear = jnp.concatenate([jnp.zeros(n), jnp.ones(n)])  # i = 0 left, 1 right
     omega = TWO_PI * stimulus.frequency
     t = jnp.arange(stimulus.n_steps, dtype=jnp.float32) * dt
-    # per-step and per-sample terms, broadcast to the output's [time, batch] or [batch, time]
-    step_axis, sample_axis = (slice(None), None), (None, slice(None))
-    if not time_major:
-        step_axis, sample_axis = sample_axis, step_axis
-    wt = omega * t[step_axis][..., None]
-    phase = phase_offset[sample_axis][..., None]
-    shift = ear[None, None, :] * ipd[sample_axis][..., None]
+    if time_major:  # the terms broadcast to [time, batch, inputs]
+        wt, phase, alpha = omega * t[:, None, None], phase_offset[None, :, None], ipd[None, :, None]
+    else:  # to [batch, time, inputs]
+        wt, phase, alpha = omega * t[None, :, None], phase_offset[:, None, None], ipd[:, None, None]
+    shift = ear[None, None, :] * alpha
     psi = jnp.asarray(delays)[None, None, :]
     if fast:
         beta = phase_offset[:, None] + ear[None, :] * ipd[:, None] + jnp.asarray(delays)
