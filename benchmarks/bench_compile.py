@@ -51,9 +51,11 @@ EVENTS = {"jaxpr_trace_duration": "trace", "jaxpr_to_mlir_module_duration": "low
           "backend_compile_duration": "XLA compile"}
 
 
-def run_train(out: Path, env: dict[str, str]) -> tuple[dict[str, float], str]:
-    """One ``sslax train`` in a fresh process: its compile sums and its test-metrics line."""
-    argv = ["train", "--n-epochs", "2", "--no-figures", "--out", str(out)]
+def run_train(out: Path, env: dict[str, str],
+              fields: tuple[str, ...] = ()) -> tuple[dict[str, float], str]:
+    """One ``sslax train`` in a fresh process (the quick start, or with config ``fields``
+    such as ``("--n-train", "64")``): its compile sums and its test-metrics line."""
+    argv = ["train", "--n-epochs", "2", "--no-figures", "--out", str(out), *fields]
     done = subprocess.run([sys.executable, "-c", CHILD, *argv], env={**os.environ, **env},
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:

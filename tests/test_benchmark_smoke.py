@@ -12,6 +12,8 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_train.py"
 PEERS = BENCH.with_name("bench_peers.py")
+TINY_RUN = ("--n-train", "64", "--n-valid", "64", "--n-test", "64", "--batch-size", "32",
+            "--fibres-per-ear", "8", "--duration", "0.02", "--n-hidden", "4")
 
 
 @pytest.mark.torch
@@ -34,13 +36,17 @@ def test_bench_peers_check_passes_for_what_is_installed():
     assert proc.stdout.strip().splitlines()[-1] == "PASS", output
 
 
-@pytest.fixture(scope="module")
-def bench_data():
+def bench_module(name: str):
     sys.path.insert(0, str(BENCH.parent))
     try:
-        return importlib.import_module("bench_data")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH.parent))
+
+
+@pytest.fixture(scope="module")
+def bench_data():
+    return bench_module("bench_data")
 
 
 def test_bench_data_16_bit_uniforms_trace_and_lie_on_their_grid(bench_data):
@@ -66,3 +72,14 @@ def test_bench_data_reference_draws_with_jax_random(bench_data):
     ours, ref = bench_data.compiled_pair(
         lambda: lambda k: stimulus.make_dataset(k, 16, stim).spikes, jax.random.key(2))
     assert np.asarray(ours()).shape == (16, 20, 8)
+
+
+def test_bench_compile_reads_the_compile_events_of_a_run(tmp_path):
+    """bench_compile's child process runs ``sslax train`` and reports JAX's compile events
+    (here of a tiny config, cache off) and the run's test metrics."""
+    events, test = bench_module("bench_compile").run_train(
+        tmp_path / "run", {"SSLAX_COMPILE_CACHE": "0"}, TINY_RUN)
+    assert events["code"] == 0
+    assert 0 < events["backend_compile_duration"] < events["wall"]
+    assert events["jaxpr_trace_duration"] > 0 and events["jaxpr_to_mlir_module_duration"] > 0
+    assert test.startswith("test ") and "%" in test
