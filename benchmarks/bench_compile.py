@@ -16,7 +16,13 @@ It reports medians of each sum and of the wall time from the command's start to 
 and checks that every case printed the same test metrics (an option that changed the
 compiled arithmetic would show here).
 
+``--programs`` instead compiles each of the run's four main programs (data draws,
+initialisation, one epoch, the final evaluation) on its own, in a fresh process per round,
+and reports trace + lower and XLA time per program; with ``--other CHECKOUT`` the rounds
+alternate with the same programs of another checkout of sslax (what a change gained).
+
     python benchmarks/bench_compile.py [--rounds 3]
+    python benchmarks/bench_compile.py --programs [--other ../sslax-before] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -47,6 +53,29 @@ sums["wall"] = time.perf_counter() - start
 sums["code"] = code
 print("COMPILE-EVENTS " + json.dumps(sums))
 """
+# run in the child: compile the quick start's four main programs one by one, print the times
+PROGRAMS_CHILD = r"""
+import json, time, jax
+from sslax.presets import PRESETS
+from sslax import training as T
+config, key = PRESETS["quickstart"], jax.random.key(0)
+times = {}
+def compile_one(name, fn, *args, **static):
+    start = time.perf_counter()
+    lowered = jax.jit(fn, static_argnames=tuple(static)).lower(*args, **static)
+    middle = time.perf_counter()
+    lowered.compile()
+    times[name] = [middle - start, time.perf_counter() - middle]
+compile_one("data draws", T.make_datasets, key, config, store_spikes=False)
+compile_one("initialisation", T.init_state, key, config)
+state = jax.eval_shape(T.init_state, key, config)
+data = jax.eval_shape(lambda k: T.make_datasets(k, config), key)
+compile_one("one epoch", T.train_epoch, state, data, config)
+compile_one("final evaluation", T.finish, state, data, config)
+import sslax
+print("SSLAX " + sslax.__file__)
+print("PROGRAMS " + json.dumps(times))
+"""
 EVENTS = {"jaxpr_trace_duration": "trace", "jaxpr_to_mlir_module_duration": "lower",
           "backend_compile_duration": "XLA compile"}
 
@@ -67,10 +96,61 @@ def run_train(out: Path, env: dict[str, str],
     return events, " ".join(test.split())
 
 
+def compile_programs(checkout: Path | None = None) -> dict[str, list[float]]:
+    """[trace + lower, XLA] seconds of each main program, compiled in a fresh process from
+    this checkout's sslax or from ``checkout``'s."""
+    root = Path(checkout or Path(__file__).resolve().parents[1]).resolve()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
+    # run outside any checkout: `python -c` puts the working folder first on sys.path
+    done = subprocess.run([sys.executable, "-c", PROGRAMS_CHILD], env=env,
+                          cwd=tempfile.gettempdir(), capture_output=True, text=True,
+                          check=False)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("PROGRAMS ")), None)
+    if done.returncode != 0 or line is None:
+        raise SystemExit(f"compiling the programs failed:\n{done.stderr[-2000:]}")
+    source = next(x for x in done.stdout.splitlines() if x.startswith("SSLAX "))
+    if not Path(source.removeprefix("SSLAX ")).resolve().is_relative_to(root):
+        raise SystemExit(f"expected the sslax of {root}, the child imported {source}")
+    return json.loads(line.removeprefix("PROGRAMS "))
+
+
+def programs_table(rounds: int, other: Path | None) -> None:
+    """Per-program compile times, alternating with ``other``'s when given."""
+    checkouts = {"this checkout": None} | ({f"{other}": other} if other else {})
+    runs: dict[str, list[dict[str, list[float]]]] = {name: [] for name in checkouts}
+    for round_ in range(rounds):
+        order = list(checkouts.items())
+        for name, checkout in order if round_ % 2 == 0 else order[::-1]:
+            runs[name].append(compile_programs(checkout))
+    names = list(runs)
+    print(f"# the quick start's main programs, each compiled on its own, {rounds} rounds in "
+          "fresh processes, medians: trace + lower / XLA [s]")
+    print("| program | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    totals = {name: 0.0 for name in names}
+    for program in runs[names[0]][0]:
+        cells = []
+        for name in names:
+            front = median(r[program][0] for r in runs[name])
+            xla = median(r[program][1] for r in runs[name])
+            totals[name] += front + xla
+            cells.append(f"{front:.2f} / {xla:.2f}")
+        print(f"| {program} | " + " | ".join(cells) + " |")
+    print("| all four, sum of medians | " + " | ".join(f"{totals[n]:.2f}" for n in names) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--programs", action="store_true",
+                        help="compile the main programs one by one instead of whole runs")
+    parser.add_argument("--other", type=Path, default=None,
+                        help="with --programs: another checkout to alternate with")
     args = parser.parse_args()
+    if args.programs:
+        programs_table(args.rounds, args.other)
+        return
     folder = Path(tempfile.mkdtemp(prefix="sslax-bench-compile-"))
     cache = folder / "cache"
     off = {"SSLAX_COMPILE_CACHE": "0"}

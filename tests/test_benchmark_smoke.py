@@ -83,3 +83,9 @@ def test_bench_compile_reads_the_compile_events_of_a_run(tmp_path):
     assert 0 < events["backend_compile_duration"] < events["wall"]
     assert events["jaxpr_trace_duration"] > 0 and events["jaxpr_to_mlir_module_duration"] > 0
     assert test.startswith("test ") and "%" in test
+
+
+def test_bench_compile_programs_mode_times_the_four_programs():
+    times = bench_module("bench_compile").compile_programs()
+    assert list(times) == ["data draws", "initialisation", "one epoch", "final evaluation"]
+    assert all(front > 0 and xla > 0 for front, xla in times.values())
