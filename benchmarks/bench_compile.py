@@ -117,7 +117,7 @@ def compile_programs(checkout: Path | None = None) -> dict[str, list[float]]:
 
 def programs_table(rounds: int, other: Path | None) -> None:
     """Per-program compile times, alternating with ``other``'s when given."""
-    checkouts = {"this checkout": None} | ({f"{other}": other} if other else {})
+    checkouts = {"this checkout": None} | ({str(other): other} if other else {})
     runs: dict[str, list[dict[str, list[float]]]] = {name: [] for name in checkouts}
     for round_ in range(rounds):
         order = list(checkouts.items())

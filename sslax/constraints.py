@@ -32,6 +32,8 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from sslax.threefry import permutation
+
 
 class Bijector(NamedTuple):
     """A constraint: ``forward`` maps raw → constrained values, ``inverse`` back."""
@@ -149,7 +151,7 @@ def dale_signs(key: Array, n_units: int, fraction: ArrayLike,
     one program). ``"contiguous"``: units 0 … k − 1.
     """
     if placement == "random":
-        order = jax.random.permutation(key, n_units)
+        order = permutation(key, n_units)
     elif placement == "contiguous":
         order = jnp.arange(n_units)
     else:
