@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from sslax.config import StimulusConfig
@@ -35,9 +36,25 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def _host_slice(x: Array, start: int, stop: int) -> Array | np.ndarray:
+    """``x[start:stop]`` cut on the host (typed keys through their key data): slicing a
+    device array compiles a small program for every shape, which costs more than the copy."""
+    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        words = np.asarray(jax.random.key_data(x))[start:stop]
+        return jax.random.wrap_key_data(words, impl=jax.random.key_impl(x))
+    return np.asarray(x)[start:stop]
+
+
 def _piece(data: Dataset, start: int, stop: int) -> Dataset:
-    return data.replace(ipd=data.ipd[start:stop], phase_offset=data.phase_offset[start:stop],
-                        noise_keys=data.noise_keys[start:stop])
+    return data.replace(**{name: _host_slice(getattr(data, name), start, stop)
+                           for name in ("ipd", "phase_offset", "noise_keys")})
+
+
+def _joined(parts: list[Array]) -> Array:
+    """The pieces of one set as one array, joined on the host (for the same reason)."""
+    if len(parts) == 1:
+        return parts[0]
+    return jax.device_put(np.concatenate([np.asarray(part) for part in parts]))
 
 
 def fill_spikes(sets: Sequence[Dataset], stimulus: StimulusConfig,
@@ -66,5 +83,4 @@ def fill_spikes(sets: Sequence[Dataset], stimulus: StimulusConfig,
     per_set: list[list[Array]] = [[] for _ in sets]
     for (i, _, _), part in zip(pieces, parts, strict=True):
         per_set[i].append(part)
-    return [data.replace(spikes=jnp.concatenate(own)) for data, own in zip(sets, per_set,
-                                                                             strict=True)]
+    return [data.replace(spikes=_joined(own)) for data, own in zip(sets, per_set, strict=True)]

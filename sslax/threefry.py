@@ -91,6 +91,17 @@ def _as_keys(bits: Array, like: Array) -> Array:
     return bits
 
 
+def key_from_seed(seed: int) -> Array:
+    """``jax.random.key(seed)`` for a seed in [0, 2³²), made on the host: with the default
+    Threefry implementation such a key is the words ``(0, seed)``, so no program is compiled
+    for it (``jax.random.key`` compiles two small ones the first time it is called)."""
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed = {seed!r} is not allowed: expected a whole number in [0, 2**32)")
+    if "threefry" not in str(jax.config.jax_default_prng_impl):
+        return jax.random.key(seed)
+    return jax.random.wrap_key_data(np.array([0, seed], np.uint32))
+
+
 def split(key: Array, num: int) -> Array:
     """``num`` new keys, equal to ``jax.random.split(key, num)`` (one key; ``vmap`` it)."""
     words = _threefry_words(key)

@@ -46,7 +46,7 @@ from sslax.datagen import fill_spikes
 from sslax.metrics import Evaluation, evaluate
 from sslax.network import PARAMETER_GROUPS, Params, init_params, loss_fn, predict
 from sslax.stimulus import Dataset, batch_inputs, draw_like, ipd_to_class, make_dataset
-from sslax.threefry import fold_in, permutation, split, uniform
+from sslax.threefry import fold_in, key_from_seed, permutation, split, uniform
 
 # fold_in tag of the per-step keys of the loss (a separate stream: the keys of everything
 # else are unchanged by it)
@@ -468,7 +468,7 @@ _draws_jit = jax.jit(make_datasets, static_argnames="store_spikes")
 def datasets_from_seed(data_seed: int, config: Config) -> Datasets:
     """The data sets of data seed ``data_seed``: those of :func:`make_datasets`, spike for
     spike, with the spikes generated on every CPU core (:func:`sslax.datagen.fill_spikes`)."""
-    draws = _draws_jit(jax.random.key(data_seed), config, store_spikes=False)
+    draws = _draws_jit(key_from_seed(data_seed), config, store_spikes=False)
     stored = {name: data for name, data in draws._asdict().items()
               if data is not None and (name != "train" or stores_training_spikes(config))}
     filled = fill_spikes(list(stored.values()), config.stimulus,
@@ -522,11 +522,11 @@ class Trainer:
         self.data = datasets_from_seed(data_seed, config)
 
     def initial_state(self) -> TrainState:
-        return _init_jit(jax.random.key(self.seed), self.config)
+        return _init_jit(key_from_seed(self.seed), self.config)
 
     def state_template(self) -> Any:
         """Shapes and dtypes of this run's state (to check a restored checkpoint against)."""
-        return jax.eval_shape(init_state, jax.random.key(self.seed), self.config)
+        return jax.eval_shape(init_state, key_from_seed(self.seed), self.config)
 
     def run(
         self,

@@ -47,3 +47,29 @@ def test_fill_spikes_splits_into_whole_chunks(workers):
         np.testing.assert_array_equal(got.spikes,
                                       jax.jit(stored_spikes, static_argnames="chunk_size")(
                                           data, stimulus, chunk_size=8))
+
+
+def test_fill_spikes_compiles_only_the_generator():
+    """The sets are cut into pieces and joined again on the host: once the generator is
+    compiled, sets of other sizes (in whole pieces) compile no further program (slicing
+    or joining device arrays would compile one per shape)."""
+    stimulus = tiny_config().stimulus
+    first, second = ([make_dataset(jax.random.key(k), n, stimulus, store_spikes=False)
+                      for k, n in enumerate(sizes)] for sizes in ((40,), (120, 200)))
+    datagen.fill_spikes(first, stimulus, chunk_size=10, workers=2)  # pieces of 40
+    compiled: list[str] = []
+
+    def listen(event: str, seconds: float, **_: object) -> None:
+        if event.endswith("backend_compile_duration"):
+            compiled.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        filled = jax.block_until_ready(
+            datagen.fill_spikes(second, stimulus, chunk_size=10, workers=2))
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert compiled == []
+    for data, got in zip(second, filled, strict=True):
+        np.testing.assert_array_equal(got.spikes, jax.jit(
+            stored_spikes, static_argnames="chunk_size")(data, stimulus, chunk_size=10))

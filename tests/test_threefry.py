@@ -11,7 +11,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sslax.threefry import fold_in, normal, permutation, split, threefry2x32, uniform
+from sslax.threefry import (
+    fold_in,
+    key_from_seed,
+    normal,
+    permutation,
+    split,
+    threefry2x32,
+    uniform,
+)
 
 # Known-answer vectors of Threefry-2x32 with 20 rounds (Random123's kat_vectors):
 # key, counter -> output
@@ -119,3 +127,26 @@ def test_permutation_equals_jax_random_permutation(n):
         np.testing.assert_array_equal(np.asarray(ours),
                                       np.asarray(jax.random.permutation(key, n)))
         assert sorted(np.asarray(ours).tolist()) == list(range(n))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2**31 - 1, 2**31, 2**32 - 1])
+def test_key_from_seed_equals_jax_random_key(seed):
+    key = key_from_seed(seed)
+    assert jax.random.key_impl(key) == jax.random.key_impl(jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(jax.random.key_data(key)),
+                                  np.asarray(jax.random.key_data(jax.random.key(seed))))
+
+
+def test_key_from_seed_falls_back_to_other_default_implementations():
+    with jax.default_prng_impl("rbg"):
+        key = key_from_seed(3)
+        expected = jax.random.key(3)
+    assert "rbg" in str(jax.random.key_impl(key))
+    np.testing.assert_array_equal(np.asarray(jax.random.key_data(key)),
+                                  np.asarray(jax.random.key_data(expected)))
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_key_from_seed_refuses_seeds_out_of_range(seed):
+    with pytest.raises(ValueError, match=f"seed = {seed}"):
+        key_from_seed(seed)

@@ -31,6 +31,7 @@ from sslax.config import Config, section_of
 from sslax.fileio import write_atomic
 from sslax.stimulus import Dataset
 from sslax.sweep.runner import MEMBER_AXIS
+from sslax.threefry import key_from_seed
 from sslax.training import make_datasets, make_test_set
 
 REPORT_FILE = "analysis.json"
@@ -131,7 +132,7 @@ def _split_sets(data_keys: jax.Array, config: Config, split: str, config_axes: A
 def analysis_data(config: Config, data_seed: int, split: str) -> Dataset:
     """The data set a run is analysed on: its test set, or its training set."""
     _check_split(split)
-    return _split_set_jit(jax.random.key(data_seed), config, split)
+    return _split_set_jit(key_from_seed(data_seed), config, split)
 
 
 def member_mesh(n_members: int) -> tuple[Mesh | None, int]:

@@ -35,6 +35,7 @@ from sslax.fileio import make_directory
 from sslax.network import Params
 from sslax.sweep.batching import group_size, pad_members, stack_members, vmap_groups
 from sslax.sweep.spec import Sweep, SweepResult, structure_tag
+from sslax.threefry import key_from_seed
 from sslax.training import (
     GROUP_SHARED,
     Interrupted,
@@ -375,7 +376,7 @@ class _Runner:
         if jax.process_count() == 1:  # generated once on one device (all its threads), copied
             data = datasets_from_seed(self.sweep.data_seed, config)
             return jax.device_put(data, self.replicated)
-        key = _global_array(jax.random.key(self.sweep.data_seed), self.replicated)
+        key = _global_array(key_from_seed(self.sweep.data_seed), self.replicated)
         return jax.jit(make_datasets, out_shardings=self.replicated)(key, config)
 
     def _group_data(self, data_seeds: np.ndarray, cfg: Config, axes: Config) -> Any:
