@@ -36,17 +36,18 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def _host_slice(x: Array, start: int, stop: int) -> Array | np.ndarray:
-    """``x[start:stop]`` cut on the host (typed keys through their key data): slicing a
-    device array compiles a small program for every shape, which costs more than the copy."""
+def host_slice(x: Array, *index: int | slice) -> Array:
+    """``x[index]`` (typed keys too) cut on the host and put back on the device: indexing a
+    device array compiles a small program for every shape and index, 30–40 ms apiece on a
+    CPU, more than the copy costs."""
     if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-        words = np.asarray(jax.random.key_data(x))[start:stop]
-        return jax.random.wrap_key_data(words, impl=jax.random.key_impl(x))
-    return np.asarray(x)[start:stop]
+        words = np.asarray(jax.random.key_data(x))[index]
+        return jax.random.wrap_key_data(jax.device_put(words), impl=jax.random.key_impl(x))
+    return jax.device_put(np.asarray(x)[index])
 
 
 def _piece(data: Dataset, start: int, stop: int) -> Dataset:
-    return data.replace(**{name: _host_slice(getattr(data, name), start, stop)
+    return data.replace(**{name: host_slice(getattr(data, name), slice(start, stop))
                            for name in ("ipd", "phase_offset", "noise_keys")})
 
 

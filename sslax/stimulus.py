@@ -261,6 +261,12 @@ class Dataset:
         """Class index of every sample."""
         return ipd_to_class(self.ipd, n_classes)
 
+    def first(self, n: int) -> Dataset:
+        """The first ``n`` samples (with their stored spikes, if any)."""
+        return self.replace(ipd=self.ipd[:n], phase_offset=self.phase_offset[:n],
+                            noise_keys=self.noise_keys[:n],
+                            spikes=None if self.spikes is None else self.spikes[:n])
+
 
 def make_dataset(
     key: Array,

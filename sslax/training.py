@@ -42,10 +42,17 @@ from flax import struct
 from jax import Array, lax
 
 from sslax.config import Config, ConfigError
-from sslax.datagen import fill_spikes
+from sslax.datagen import fill_spikes, host_slice
 from sslax.metrics import Evaluation, evaluate
 from sslax.network import PARAMETER_GROUPS, Params, init_params, loss_fn, predict
-from sslax.stimulus import Dataset, batch_inputs, draw_like, ipd_to_class, make_dataset
+from sslax.stimulus import (
+    Dataset,
+    batch_inputs,
+    draw_like,
+    ipd_to_class,
+    make_dataset,
+    stored_spikes,
+)
 from sslax.threefry import fold_in, key_from_seed, permutation, split, uniform
 
 # fold_in tag of the per-step keys of the loss (a separate stream: the keys of everything
@@ -171,19 +178,12 @@ def make_datasets(data_key: Array, config: Config, store_spikes: bool = True) ->
     ``config.training.spike_storage`` says (``store_spikes=False``: none does; see
     :func:`datasets_from_seed`).
     """
-    stim, tr = config.stimulus, config.training
-    k_train, k_valid, _ = split(data_key, 3)
-    eval_mode = evaluation_phase_offset(config)  # also the training set's initial φ0 draw
-    train = make_dataset(
-        k_train, tr.n_train, stim, eval_mode,
-        store_spikes=store_spikes and stores_training_spikes(config),
-        spike_storage=tr.spike_storage,
-    )
-    storage = tr.spike_storage
-    valid = (make_dataset(k_valid, tr.n_valid, stim, eval_mode, store_spikes=store_spikes,
-                          spike_storage=storage)
-             if tr.n_valid > 0 else None)
-    return Datasets(train, valid, make_test_set(data_key, config, store_spikes))
+    sets = _set_draws(data_key, config)
+    if store_spikes:
+        for name, data in sets.items():
+            if name != "train" or stores_training_spikes(config):
+                sets[name] = _with_spikes(data, config)
+    return Datasets(sets["train"], sets.get("valid"), sets["test"])
 
 
 def stores_training_spikes(config: Config) -> bool:
@@ -192,12 +192,48 @@ def stores_training_spikes(config: Config) -> bool:
 
 
 def make_test_set(data_key: Array, config: Config, store_spikes: bool = True) -> Dataset:
-    """The test set of :func:`make_datasets` alone (what analysis reads), without drawing
-    the others."""
-    k_test = split(data_key, 3)[2]
-    return make_dataset(k_test, config.training.n_test, config.stimulus,
-                        evaluation_phase_offset(config), store_spikes=store_spikes,
-                        spike_storage=config.training.spike_storage)
+    """The test set of :func:`make_datasets` alone (what analysis reads), without the
+    others' spikes."""
+    test = _set_draws(data_key, config)["test"]
+    return _with_spikes(test, config) if store_spikes else test
+
+
+def _set_draws(data_key: Array, config: Config) -> dict[str, Dataset]:
+    """The sets of a run without their spikes (an empty set left out): set ``s`` of
+    :data:`SPLITS` is :func:`make_dataset` from key ``s`` of ``split(data_key, 3)``, with
+    the φ0 mode of :func:`evaluation_phase_offset` (also the training set's initial φ0
+    draw)."""
+    stacked = stacked_set_draws(data_key, config)
+    return {name: jax.tree.map(lambda x, i=i: x[i], stacked).first(n)
+            for i, (name, n) in enumerate(set_sizes(config).items()) if n > 0}
+
+
+SPLITS = ("train", "valid", "test")
+
+
+def set_sizes(config: Config) -> dict[str, int]:
+    """Samples in each set of :data:`SPLITS`."""
+    tr = config.training
+    return dict(zip(SPLITS, (tr.n_train, tr.n_valid, tr.n_test), strict=True))
+
+
+def stacked_set_draws(data_key: Array, config: Config) -> Dataset:
+    """The draws of :func:`_set_draws` stacked: every leaf [3, ...], each set with as many
+    samples as the largest has (set ``s``'s are its first ``set_sizes(config)[s]``).
+
+    Drawn in one pass, each kind of draw is one compiled loop instead of three (in a program
+    of its own, a third of the compile time), and the numbers are the same: every draw takes
+    element *i* of its key's counter sequence, so the first *n* samples of a longer draw are
+    a set of *n* (JAX's default partitionable Threefry scheme; tests compare them)."""
+    longest = max(set_sizes(config).values())
+    mode = evaluation_phase_offset(config)
+    return jax.vmap(lambda key: make_dataset(key, longest, config.stimulus, mode,
+                                             store_spikes=False))(split(data_key, 3))
+
+
+def _with_spikes(data: Dataset, config: Config) -> Dataset:
+    return data.replace(spikes=stored_spikes(data, config.stimulus,
+                                             config.training.spike_storage))
 
 
 def optimizer(config: Config, params: Params) -> optax.GradientTransformation:
@@ -462,18 +498,23 @@ def drive_epochs(
     return state, False
 
 
-_draws_jit = jax.jit(make_datasets, static_argnames="store_spikes")
+_draws_jit = jax.jit(stacked_set_draws)
 
 
 def datasets_from_seed(data_seed: int, config: Config) -> Datasets:
     """The data sets of data seed ``data_seed``: those of :func:`make_datasets`, spike for
     spike, with the spikes generated on every CPU core (:func:`sslax.datagen.fill_spikes`)."""
-    draws = _draws_jit(key_from_seed(data_seed), config, store_spikes=False)
-    stored = {name: data for name, data in draws._asdict().items()
-              if data is not None and (name != "train" or stores_training_spikes(config))}
-    filled = fill_spikes(list(stored.values()), config.stimulus,
+    stacked = _draws_jit(key_from_seed(data_seed), config)
+    # each set cut from the stacked draws on the host (see sslax.datagen.host_slice)
+    sets = {name: stacked.replace(**{field: host_slice(getattr(stacked, field), i, slice(n))
+                                     for field in ("ipd", "phase_offset", "noise_keys")},
+                                  delays=host_slice(stacked.delays, i))
+            for i, (name, n) in enumerate(set_sizes(config).items()) if n > 0}
+    stored = [name for name in sets if name != "train" or stores_training_spikes(config)]
+    filled = fill_spikes([sets[name] for name in stored], config.stimulus,
                          config.training.spike_storage)
-    return draws._replace(**dict(zip(stored, filled, strict=True)))
+    sets.update(zip(stored, filled, strict=True))
+    return Datasets(sets["train"], sets.get("valid"), sets["test"])
 
 
 _init_jit = jax.jit(init_state)

@@ -9,7 +9,12 @@ from conftest import tiny_config
 
 from sslax import datagen
 from sslax.stimulus import make_dataset, stored_spikes
-from sslax.training import datasets_from_seed, make_datasets
+from sslax.training import (
+    datasets_from_seed,
+    evaluation_phase_offset,
+    make_datasets,
+    make_test_set,
+)
 
 
 @pytest.mark.parametrize("overrides", [
@@ -73,3 +78,32 @@ def test_fill_spikes_compiles_only_the_generator():
     for data, got in zip(second, filled, strict=True):
         np.testing.assert_array_equal(got.spikes, jax.jit(
             stored_spikes, static_argnames="chunk_size")(data, stimulus, chunk_size=10))
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(n_train=96, n_valid=40, n_test=24),
+    dict(n_train=24, n_valid=0, n_test=56, phase_offset="per_sample"),
+])
+def test_sets_drawn_together_equal_each_set_drawn_alone(overrides):
+    """make_datasets draws its three sets in one pass and cuts them to size; each must be
+    the set that make_dataset draws alone from its key of split(data_key, 3), and
+    make_test_set the same test set."""
+    config = tiny_config(**overrides)
+    data_key = jax.random.key(11)
+    sets = jax.jit(make_datasets)(data_key, config)
+    tr, mode = config.training, evaluation_phase_offset(config)
+    for i, (name, n) in enumerate((("train", tr.n_train), ("valid", tr.n_valid),
+                                   ("test", tr.n_test))):
+        got = getattr(sets, name)
+        if n == 0:
+            assert got is None
+            continue
+        alone = jax.jit(lambda key, n=n: make_dataset(key, n, config.stimulus, mode))(
+            jax.random.split(data_key, 3)[i])
+        for field in ("ipd", "phase_offset", "delays", "spikes"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(alone, field),
+                                          err_msg=f"{name}.{field}")
+        np.testing.assert_array_equal(jax.random.key_data(got.noise_keys),
+                                      jax.random.key_data(alone.noise_keys))
+    np.testing.assert_array_equal(jax.jit(make_test_set)(data_key, config).spikes,
+                                  sets.test.spikes)
