@@ -66,7 +66,10 @@ def compile_one(name, fn, *args, **static):
     middle = time.perf_counter()
     lowered.compile()
     times[name] = [middle - start, time.perf_counter() - middle]
-compile_one("data draws", T.make_datasets, key, config, store_spikes=False)
+if hasattr(T, "stacked_set_draws"):  # the program sslax train compiles for its draws
+    compile_one("data draws", T.stacked_set_draws, key, config)
+else:  # a checkout from before the sets were drawn in one pass
+    compile_one("data draws", T.make_datasets, key, config, store_spikes=False)
 compile_one("initialisation", T.init_state, key, config)
 state = jax.eval_shape(T.init_state, key, config)
 data = jax.eval_shape(lambda k: T.make_datasets(k, config), key)
