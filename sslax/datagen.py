@@ -47,8 +47,7 @@ def host_slice(x: Array, *index: int | slice) -> Array:
 
 
 def _piece(data: Dataset, start: int, stop: int) -> Dataset:
-    return data.replace(**{name: host_slice(getattr(data, name), slice(start, stop))
-                           for name in ("ipd", "phase_offset", "noise_keys")})
+    return data.map_samples(lambda x: host_slice(x, slice(start, stop)))
 
 
 def _joined(parts: list[Array]) -> Array:

@@ -261,11 +261,16 @@ class Dataset:
         """Class index of every sample."""
         return ipd_to_class(self.ipd, n_classes)
 
+    def map_samples(self, fn: Callable[[Array], Array]) -> Dataset:
+        """``fn`` applied to each per-sample field (IPDs, φ0, noise keys and stored spikes,
+        if any; not the set's phase delays)."""
+        return self.replace(ipd=fn(self.ipd), phase_offset=fn(self.phase_offset),
+                            noise_keys=fn(self.noise_keys),
+                            spikes=None if self.spikes is None else fn(self.spikes))
+
     def first(self, n: int) -> Dataset:
-        """The first ``n`` samples (with their stored spikes, if any)."""
-        return self.replace(ipd=self.ipd[:n], phase_offset=self.phase_offset[:n],
-                            noise_keys=self.noise_keys[:n],
-                            spikes=None if self.spikes is None else self.spikes[:n])
+        """The first ``n`` samples."""
+        return self.map_samples(lambda x: x[:n])
 
 
 def make_dataset(

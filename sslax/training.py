@@ -198,16 +198,6 @@ def make_test_set(data_key: Array, config: Config, store_spikes: bool = True) ->
     return _with_spikes(test, config) if store_spikes else test
 
 
-def _set_draws(data_key: Array, config: Config) -> dict[str, Dataset]:
-    """The sets of a run without their spikes (an empty set left out): set ``s`` of
-    :data:`SPLITS` is :func:`make_dataset` from key ``s`` of ``split(data_key, 3)``, with
-    the φ0 mode of :func:`evaluation_phase_offset` (also the training set's initial φ0
-    draw)."""
-    stacked = stacked_set_draws(data_key, config)
-    return {name: jax.tree.map(lambda x, i=i: x[i], stacked).first(n)
-            for i, (name, n) in enumerate(set_sizes(config).items()) if n > 0}
-
-
 SPLITS = ("train", "valid", "test")
 
 
@@ -218,8 +208,11 @@ def set_sizes(config: Config) -> dict[str, int]:
 
 
 def stacked_set_draws(data_key: Array, config: Config) -> Dataset:
-    """The draws of :func:`_set_draws` stacked: every leaf [3, ...], each set with as many
-    samples as the largest has (set ``s``'s are its first ``set_sizes(config)[s]``).
+    """The sets of a run without their spikes, stacked: set ``s`` of :data:`SPLITS` is
+    :func:`make_dataset` from key ``s`` of ``split(data_key, 3)``, with the φ0 mode of
+    :func:`evaluation_phase_offset` (also the training set's initial φ0 draw). Every leaf
+    is [3, ...]; each set has as many samples as the largest, and is its first
+    ``set_sizes(config)[s]`` of them.
 
     Drawn in one pass, each kind of draw is one compiled loop instead of three (in a program
     of its own, a third of the compile time), and the numbers are the same: every draw takes
@@ -229,6 +222,13 @@ def stacked_set_draws(data_key: Array, config: Config) -> Dataset:
     mode = evaluation_phase_offset(config)
     return jax.vmap(lambda key: make_dataset(key, longest, config.stimulus, mode,
                                              store_spikes=False))(split(data_key, 3))
+
+
+def _set_draws(data_key: Array, config: Config) -> dict[str, Dataset]:
+    """The sets of :func:`stacked_set_draws` cut to size, by name (an empty set left out)."""
+    stacked = stacked_set_draws(data_key, config)
+    return {name: jax.tree.map(lambda x, i=i: x[i], stacked).first(n)
+            for i, (name, n) in enumerate(set_sizes(config).items()) if n > 0}
 
 
 def _with_spikes(data: Dataset, config: Config) -> Dataset:
@@ -506,9 +506,8 @@ def datasets_from_seed(data_seed: int, config: Config) -> Datasets:
     spike, with the spikes generated on every CPU core (:func:`sslax.datagen.fill_spikes`)."""
     stacked = _draws_jit(key_from_seed(data_seed), config)
     # each set cut from the stacked draws on the host (see sslax.datagen.host_slice)
-    sets = {name: stacked.replace(**{field: host_slice(getattr(stacked, field), i, slice(n))
-                                     for field in ("ipd", "phase_offset", "noise_keys")},
-                                  delays=host_slice(stacked.delays, i))
+    sets = {name: stacked.replace(delays=host_slice(stacked.delays, i)).map_samples(
+                lambda x, i=i, n=n: host_slice(x, i, slice(n)))
             for i, (name, n) in enumerate(set_sizes(config).items()) if n > 0}
     stored = [name for name in sets if name != "train" or stores_training_spikes(config)]
     filled = fill_spikes([sets[name] for name in stored], config.stimulus,
