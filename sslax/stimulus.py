@@ -122,12 +122,6 @@ def _probability(ipd: ArrayLike, phase_offset: ArrayLike, delays: ArrayLike,
     ear = jnp.concatenate([jnp.zeros(n), jnp.ones(n)])  # i = 0 left, 1 right
     omega = TWO_PI * stimulus.frequency
     t = jnp.arange(stimulus.n_steps, dtype=jnp.float32) * dt
-    if time_major:  # the terms broadcast to [time, batch, inputs]
-        wt, phase, alpha = omega * t[:, None, None], phase_offset[None, :, None], ipd[None, :, None]
-    else:  # to [batch, time, inputs]
-        wt, phase, alpha = omega * t[None, :, None], phase_offset[:, None, None], ipd[:, None, None]
-    shift = ear[None, None, :] * alpha
-    psi = jnp.asarray(delays)[None, None, :]
     if fast:
         beta = phase_offset[:, None] + ear[None, :] * ipd[:, None] + jnp.asarray(delays)
         sin_b, cos_b = jnp.sin(beta), jnp.cos(beta)  # [batch, inputs]
@@ -139,7 +133,15 @@ def _probability(ipd: ArrayLike, phase_offset: ArrayLike, delays: ArrayLike,
         sin_theta = jnp.einsum(f"kt,bki->{out}", wt_pair, jnp.stack([cos_b, sin_b], 1))
         cos_theta = jnp.einsum(f"kt,bki->{out}", wt_pair, jnp.stack([-sin_b, cos_b], 1))
     else:
-        theta = wt + phase + shift + psi  # this order of sums: the saved data sets' rounding
+        if time_major:  # the terms broadcast to [time, batch, inputs]
+            wt, phase, alpha = (omega * t[:, None, None], phase_offset[None, :, None],
+                                ipd[None, :, None])
+        else:  # to [batch, time, inputs]
+            wt, phase, alpha = (omega * t[None, :, None], phase_offset[:, None, None],
+                                ipd[:, None, None])
+        psi = jnp.asarray(delays)[None, None, :]
+        # this order of sums: the saved data sets' rounding
+        theta = wt + phase + ear[None, None, :] * alpha + psi
     if stimulus.exact_rates:
         if fast:  # θ_end = θ + ω·dt
             cos_step, sin_step = jnp.cos(omega * dt), jnp.sin(omega * dt)

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import math
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 from jax.typing import ArrayLike, DTypeLike
+
+from sslax.config import ConfigError
 
 # rotation distances of the 2x32 cipher, alternating every four rounds
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -91,12 +94,19 @@ def _as_keys(bits: Array, like: Array) -> Array:
     return bits
 
 
+def check_seed(name: str, value: Any) -> None:
+    """Refuse a seed that is not a whole number in [0, 2³²), naming field ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise ConfigError(
+            f"{name} = {value!r} is not allowed: expected a whole number in [0, 2**32)"
+        )
+
+
 def key_from_seed(seed: int) -> Array:
     """``jax.random.key(seed)`` for a seed in [0, 2³²), made on the host: with the default
     Threefry implementation such a key is the words ``(0, seed)``, so no program is compiled
     for it (``jax.random.key`` compiles two small ones the first time it is called)."""
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed = {seed!r} is not allowed: expected a whole number in [0, 2**32)")
+    check_seed("seed", seed)
     if "threefry" not in str(jax.config.jax_default_prng_impl):
         return jax.random.key(seed)
     return jax.random.wrap_key_data(np.array([0, seed], np.uint32))

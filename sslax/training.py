@@ -53,7 +53,14 @@ from sslax.stimulus import (
     make_dataset,
     stored_spikes,
 )
-from sslax.threefry import fold_in, key_from_seed, permutation, split, uniform
+from sslax.threefry import (
+    check_seed,
+    fold_in,
+    key_from_seed,
+    permutation,
+    split,
+    uniform,
+)
 
 # fold_in tag of the per-step keys of the loss (a separate stream: the keys of everything
 # else are unchanged by it)
@@ -620,10 +627,3 @@ def evaluate_run(config: Config, params: Params, data_seed: int) -> tuple[Evalua
 
 
 _evaluate_splits_jit = jax.jit(evaluate_splits)
-
-
-def check_seed(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
-        raise ConfigError(
-            f"{name} = {value!r} is not allowed: expected a whole number in [0, 2**32)"
-        )
