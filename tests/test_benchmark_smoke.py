@@ -1,6 +1,7 @@
 """Smoke tests of the benchmarks' check modes: sslax == the PyTorch reference on one batch, and
 sslax == each installed peer library with the same equations."""
 
+import hashlib
 import importlib
 import subprocess
 import sys
@@ -89,3 +90,21 @@ def test_bench_compile_programs_mode_times_the_four_programs():
     times = bench_module("bench_compile").compile_programs()
     assert list(times) == ["data draws", "initialisation", "one epoch", "final evaluation"]
     assert all(front > 0 and xla > 0 for front, xla in times.values())
+
+
+def test_compare_results_hashes_the_bytes_of_every_leaf():
+    """The hash is SHA-256 over the leaves' bytes in pytree order (keys as key data), so a
+    one-bit change shows."""
+    compare = bench_module("compare_results")
+    values, key = np.arange(3, dtype=np.int32), jax.random.key(7)
+    raw = values.tobytes() + np.asarray(jax.random.key_data(key)).tobytes()
+    assert compare.digest({"a": values, "k": key}) == hashlib.sha256(raw).hexdigest()[:16]
+    values[0] ^= 1
+    assert compare.digest({"a": values, "k": key}) != hashlib.sha256(raw).hexdigest()[:16]
+
+
+def test_compare_results_builds_every_variant():
+    """Each variant's fields exist (a renamed field would otherwise drop it from the check)."""
+    cases = bench_module("compare_results").configs()
+    assert set(bench_module("compare_results").VARIANTS) <= set(cases)
+    assert all(c.training.n_train == 256 for c in cases.values())
