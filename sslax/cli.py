@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import signal
 import sys
 import time
@@ -627,6 +628,20 @@ def _print_warning(message: Any, category: Any, filename: str, lineno: int,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``sslax`` command: ``argv`` defaults to the process's arguments (and then the
+    process is ours: JAX's compile cache is set up, and a closed output pipe ends it quietly)."""
+    try:
+        return _dispatch(argv)
+    except BrokenPipeError:
+        if argv is not None:
+            raise
+        # the reader of our output has gone (`sslax train --help | head`): stop as Unix tools
+        # do, without a traceback, and without another failed write when Python flushes stdout
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"train": train_command, "evaluate": evaluate_command, "sweep": sweep_command,
                 "analyse": analyse_command}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -108,3 +110,13 @@ def test_top_level_usage(capsys):
     assert "sslax train" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "sslax sweep" in capsys.readouterr().out
+
+
+def test_closed_output_pipe_ends_the_command_without_a_traceback():
+    """`sslax train --help | head -1`: the reader leaves before the help is written."""
+    proc = subprocess.Popen([sys.executable, "-m", "sslax.cli", "train", "--help"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the child has imported anything, let alone printed
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
