@@ -11,9 +11,11 @@ bit for bit (the tests compare them).
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -50,11 +52,14 @@ def _piece(data: Dataset, start: int, stop: int) -> Dataset:
     return data.map_samples(lambda x: host_slice(x, slice(start, stop)))
 
 
-def _joined(parts: list[Array]) -> Array:
-    """The pieces of one set as one array, joined on the host (for the same reason)."""
-    if len(parts) == 1:
-        return parts[0]
-    return jax.device_put(np.concatenate([np.asarray(part) for part in parts]))
+def aligned_empty(shape: tuple[int, ...], dtype: np.dtype, alignment: int = 64) -> np.ndarray:
+    """An uninitialised NumPy array whose data starts on an ``alignment``-byte boundary, so
+    that ``jax.device_put(..., may_alias=True)`` can use it in place on a CPU instead of
+    copying it (XLA's CPU buffers are 64-byte aligned)."""
+    n_bytes = math.prod(shape) * np.dtype(dtype).itemsize
+    raw = np.empty(n_bytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + n_bytes].view(dtype).reshape(shape)
 
 
 def fill_spikes(sets: Sequence[Dataset], stimulus: StimulusConfig,
@@ -76,11 +81,28 @@ def fill_spikes(sets: Sequence[Dataset], stimulus: StimulusConfig,
 
     if workers > 1 and len(pieces) > 1:
         with ThreadPoolExecutor(min(workers, len(pieces))) as pool:
-            # each thread waits for its own piece, so the cores run them side by side
-            parts = list(pool.map(lambda p: jax.block_until_ready(generate(p)), pieces))
+            # each thread waits for its own piece, so the cores run them side by side; this
+            # thread joins the pieces as they arrive, while the others generate the rest
+            spikes = _joined(sets, pieces, pool.map(
+                lambda p: jax.block_until_ready(generate(p)), pieces))
     else:
-        parts = [generate(p) for p in pieces]
-    per_set: list[list[Array]] = [[] for _ in sets]
-    for (i, _, _), part in zip(pieces, parts, strict=True):
-        per_set[i].append(part)
-    return [data.replace(spikes=_joined(own)) for data, own in zip(sets, per_set, strict=True)]
+        spikes = _joined(sets, pieces, map(generate, pieces))
+    return [data.replace(spikes=own) for data, own in zip(sets, spikes, strict=True)]
+
+
+def _joined(sets: Sequence[Dataset], pieces: list[tuple[int, int, int]],
+            parts: Iterable[Array]) -> list[Array]:
+    """Each set's spikes from its pieces (given in order), joined on the host: each piece is
+    copied once into an aligned buffer, which the device array then uses in place. (Joining
+    device arrays would compile a program for every number of pieces; ``np.concatenate``
+    and ``device_put`` would copy every spike twice, into freshly mapped memory.)"""
+    joined: list[Any] = [None] * len(sets)
+    for (i, start, stop), part in zip(pieces, parts, strict=True):
+        if stop - start == sets[i].n_samples:  # a set of one piece is that piece
+            joined[i] = part
+            continue
+        if start == 0:
+            joined[i] = aligned_empty((sets[i].n_samples, *part.shape[1:]), part.dtype)
+        joined[i][start:stop] = np.asarray(part)
+    return [x if isinstance(x, jax.Array) else jax.device_put(x, may_alias=True)
+            for x in joined]

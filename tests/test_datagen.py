@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import jax
 import numpy as np
 import pytest
@@ -107,3 +109,25 @@ def test_sets_drawn_together_equal_each_set_drawn_alone(overrides):
                                       jax.random.key_data(alone.noise_keys))
     np.testing.assert_array_equal(jax.jit(make_test_set)(data_key, config).spikes,
                                   sets.test.spikes)
+
+
+def test_joined_spikes_own_their_memory():
+    """A set joined from several pieces lives in a host buffer that the device array uses in
+    place; it stays valid after everything else that referred to it is gone and the memory
+    around it is reused."""
+    stimulus = tiny_config().stimulus
+    data = make_dataset(jax.random.key(5), 90, stimulus, store_spikes=False)
+    expected = np.asarray(jax.jit(stored_spikes, static_argnames="chunk_size")(
+        data, stimulus, chunk_size=8))
+    (filled,) = datagen.fill_spikes([data], stimulus, chunk_size=8, workers=2)  # 3 pieces
+    gc.collect()
+    scratch = [np.full(expected.size * 4, 255, np.uint8) for _ in range(20)]
+    assert len(scratch) == 20
+    np.testing.assert_array_equal(np.asarray(filled.spikes), expected)
+    np.testing.assert_array_equal(np.asarray(jax.jit(lambda s: s)(filled.spikes)), expected)
+
+
+def test_aligned_empty_is_aligned():
+    for shape, dtype in (((3, 5, 7), np.bool_), ((11,), np.float32), ((2, 9), np.uint8)):
+        x = datagen.aligned_empty(shape, dtype)
+        assert x.shape == shape and x.dtype == dtype and x.ctypes.data % 64 == 0
