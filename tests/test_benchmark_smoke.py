@@ -108,3 +108,20 @@ def test_compare_results_builds_every_variant():
     cases = bench_module("compare_results").configs()
     assert set(bench_module("compare_results").VARIANTS) <= set(cases)
     assert all(c.training.n_train == 256 for c in cases.values())
+
+
+def test_profile_epoch_lists_the_kernels_of_an_epoch():
+    """profile_epoch runs a tiny config's epochs under XLA's profile and names the kernels
+    (the LIF loops among them) with their share of the epoch and their HLO."""
+    fields = [f"--set={name}={value}" for name, value in (
+        ("n_train", 64), ("n_valid", 64), ("n_test", 64), ("batch_size", 32),
+        ("fibres_per_ear", 8), ("duration", 0.02), ("n_hidden", 4))]
+    proc = subprocess.run([sys.executable, str(BENCH.with_name("profile_epoch.py")),
+                           *fields, "--epochs", "1", "--top", "40"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line.split("|") for line in proc.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| kernel")]
+    assert len(rows) >= 5, proc.stdout
+    assert all(float(row[2]) >= 0 and float(row[3]) >= 1 for row in rows), proc.stdout
+    assert any("while →" in row[4] for row in rows), proc.stdout
