@@ -10,11 +10,14 @@ core). Cases, in interleaved rounds whose order rotates:
 - **cold, LLVM level 2**: the same with ``XLA_FLAGS=--xla_backend_optimization_level=2``
   (XLA's CPU default is 3);
 - **warm cache**: a second run of the same structure with the persistent compilation cache
-  in a fresh folder that a first, untimed run filled.
+  in a fresh folder that a first, untimed run filled;
+- **cold, XLA's classic CPU emitters for every program**: ``XLA_FLAGS=
+  --xla_cpu_use_fusion_emitters=false`` (sslax itself uses them only for the programs that
+  draw, where they give the same numbers; see :mod:`sslax.draw_programs`).
 
 It reports medians of each sum and of the wall time from the command's start to its end,
 and checks that every case printed the same test metrics (an option that changed the
-compiled arithmetic would show here).
+compiled arithmetic shows here, with the cases that printed each).
 
 ``--programs`` instead compiles each of the run's four main programs (data draws,
 initialisation, one epoch, the final evaluation) on its own, in a fresh process per round,
@@ -59,18 +62,22 @@ import json, time, jax
 from sslax.presets import PRESETS
 from sslax import training as T
 config, key = PRESETS["quickstart"], jax.random.key(0)
+# the options sslax compiles its drawing programs with, where the checkout has them (asked
+# of its own training module: an editable install would supply a module it lacks)
+DRAWS = T.draw_programs.draw_options() if hasattr(T, "draw_programs") else None
 times = {}
-def compile_one(name, fn, *args, **static):
+def compile_one(name, fn, *args, options=None, **static):
     start = time.perf_counter()
-    lowered = jax.jit(fn, static_argnames=tuple(static)).lower(*args, **static)
+    lowered = jax.jit(fn, static_argnames=tuple(static),
+                      compiler_options=options).lower(*args, **static)
     middle = time.perf_counter()
     lowered.compile()
     times[name] = [middle - start, time.perf_counter() - middle]
 if hasattr(T, "stacked_set_draws"):  # the program sslax train compiles for its draws
-    compile_one("data draws", T.stacked_set_draws, key, config)
+    compile_one("data draws", T.stacked_set_draws, key, config, options=DRAWS)
 else:  # a checkout from before the sets were drawn in one pass
     compile_one("data draws", T.make_datasets, key, config, store_spikes=False)
-compile_one("initialisation", T.init_state, key, config)
+compile_one("initialisation", T.init_state, key, config, options=DRAWS)
 state = jax.eval_shape(T.init_state, key, config)
 data = jax.eval_shape(lambda k: T.make_datasets(k, config), key)
 compile_one("one epoch", T.train_epoch, state, data, config)
@@ -162,6 +169,9 @@ def main() -> None:
         "cold, LLVM level 2": {**off, "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") +
                                                     " --xla_backend_optimization_level=2")},
         "warm cache": {"SSLAX_COMPILE_CACHE": "1", "SSLAX_CACHE_DIR": str(cache)},
+        "cold, XLA's classic CPU emitters for every program": {
+            **off, "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "")
+                                 + " --xla_cpu_use_fusion_emitters=false")},
     }
     run_train(folder / "fill", cases["warm cache"])  # fills the cache, untimed
     results: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
@@ -186,7 +196,8 @@ def main() -> None:
     seen = set().union(*metrics.values())
     print("\ntest metrics identical in every case: " + ("yes" if len(seen) == 1 else "NO"))
     for line in sorted(seen):
-        print(f"  {line}")
+        cases_with = [name for name in names if line in metrics[name]]
+        print(f"  {line}  ({'; '.join(cases_with)})")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import optax
 from flax import struct
 from jax import Array, lax
 
+from sslax import draw_programs
 from sslax.config import Config, ConfigError
 from sslax.datagen import fill_spikes, host_slice
 from sslax.metrics import Evaluation, evaluate
@@ -505,7 +506,7 @@ def drive_epochs(
     return state, False
 
 
-_draws_jit = jax.jit(stacked_set_draws)
+_draws_jit = draw_programs.jit_draws(stacked_set_draws)
 
 
 def datasets_from_seed(data_seed: int, config: Config) -> Datasets:
@@ -523,7 +524,7 @@ def datasets_from_seed(data_seed: int, config: Config) -> Datasets:
     return Datasets(sets["train"], sets.get("valid"), sets["test"])
 
 
-_init_jit = jax.jit(init_state)
+_init_jit = draw_programs.jit_draws(init_state)
 _epoch_jit = jax.jit(train_epoch, donate_argnums=0)
 _finish_jit = jax.jit(finish)
 

@@ -1,0 +1,58 @@
+"""Compiling the programs that only draw: data sets, their spikes, initial parameters.
+
+XLA's CPU backend has two ways to turn a fused kernel into machine code: its newer emitters
+(the default) and its classic ones, which compile the same kernel in about half the time.
+For the programs that draw random numbers and compute elementwise from them (a run's data
+sets, the stored spikes, the initial state) both give the same numbers, bit for bit (the
+tests compare them; so did every preset and eight variants, with
+``benchmarks/compare_results.py``), so sslax compiles them with the classic emitters, which
+takes 0.45 s off a cold quick-start run on the 2-core CPU. Everything that reduces (a loss,
+a gradient, a metric) may sum in another order under the other emitters, and keeps the
+default: the classic emitters would change the last bits of every trained network.
+
+Where JAX's XLA has no such option (older versions), or the default device is not a CPU,
+:func:`jit_draws` is plain ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import jax
+
+#: XLA's compile options for drawing programs on a CPU: the classic kernel emitters
+CPU_OPTIONS: dict[str, Any] = {"xla_cpu_use_fusion_emitters": False}
+
+
+@cache
+def draw_options() -> dict[str, Any] | None:
+    """:data:`CPU_OPTIONS` when the default backend is a CPU whose XLA accepts them, else
+    ``None`` (checked once per process by compiling an empty program with them)."""
+    if jax.default_backend() != "cpu":
+        return None
+    try:
+        jax.jit(lambda: None, compiler_options=CPU_OPTIONS).lower().compile()
+    except Exception:  # an XLA without the option: any error it raises means "not here"
+        return None
+    return CPU_OPTIONS
+
+
+def jit_draws(fn: Callable[..., Any], **jit_kwargs: Any) -> Callable[..., Any]:
+    """``jax.jit(fn, **jit_kwargs)`` compiled with :func:`draw_options`: for programs that
+    draw random numbers and compute elementwise from them, nothing else.
+
+    The options are looked up when the program is first called, not when it is defined, so
+    that importing sslax neither starts JAX's backend nor compiles anything.
+    """
+    compiled: dict[str, Callable[..., Any]] = {}
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if "fn" not in compiled:
+            compiled["fn"] = jax.jit(fn, compiler_options=draw_options(), **jit_kwargs)
+        return compiled["fn"](*args, **kwargs)
+
+    call.__wrapped__ = fn  # type: ignore[attr-defined]
+    call.__doc__ = fn.__doc__
+    return call
