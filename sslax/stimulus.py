@@ -270,10 +270,6 @@ class Dataset:
                             noise_keys=fn(self.noise_keys),
                             spikes=None if self.spikes is None else fn(self.spikes))
 
-    def first(self, n: int) -> Dataset:
-        """The first ``n`` samples."""
-        return self.map_samples(lambda x: x[:n])
-
 
 def make_dataset(
     key: Array,

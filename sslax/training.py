@@ -188,9 +188,7 @@ def make_datasets(data_key: Array, config: Config, store_spikes: bool = True) ->
     """
     sets = _set_draws(data_key, config)
     if store_spikes:
-        for name, data in sets.items():
-            if name != "train" or stores_training_spikes(config):
-                sets[name] = _with_spikes(data, config)
+        sets.update({name: _with_spikes(sets[name], config) for name in _spiked(sets, config)})
     return Datasets(sets["train"], sets.get("valid"), sets["test"])
 
 
@@ -234,9 +232,22 @@ def stacked_set_draws(data_key: Array, config: Config) -> Dataset:
 
 def _set_draws(data_key: Array, config: Config) -> dict[str, Dataset]:
     """The sets of :func:`stacked_set_draws` cut to size, by name (an empty set left out)."""
-    stacked = stacked_set_draws(data_key, config)
-    return {name: jax.tree.map(lambda x, i=i: x[i], stacked).first(n)
+    return _cut_sets(stacked_set_draws(data_key, config), config, lambda x, *index: x[index])
+
+
+def _cut_sets(stacked: Dataset, config: Config,
+              take: Callable[..., Array]) -> dict[str, Dataset]:
+    """Set ``i`` of ``stacked`` (:func:`stacked_set_draws`), its first ``n`` samples, for
+    each non-empty set by name; ``take(x, *index)`` is ``x[index]`` (in a program, or on
+    the host)."""
+    return {name: stacked.replace(delays=take(stacked.delays, i)).map_samples(
+                lambda x, i=i, n=n: take(x, i, slice(n)))
             for i, (name, n) in enumerate(set_sizes(config).items()) if n > 0}
+
+
+def _spiked(sets: dict[str, Dataset], config: Config) -> list[str]:
+    """The names of ``sets`` whose spikes are stored."""
+    return [name for name in sets if name != "train" or stores_training_spikes(config)]
 
 
 def _with_spikes(data: Dataset, config: Config) -> Dataset:
@@ -512,12 +523,9 @@ _draws_jit = draw_programs.jit_draws(stacked_set_draws)
 def datasets_from_seed(data_seed: int, config: Config) -> Datasets:
     """The data sets of data seed ``data_seed``: those of :func:`make_datasets`, spike for
     spike, with the spikes generated on every CPU core (:func:`sslax.datagen.fill_spikes`)."""
-    stacked = _draws_jit(key_from_seed(data_seed), config)
     # each set cut from the stacked draws on the host (see sslax.datagen.host_slice)
-    sets = {name: stacked.replace(delays=host_slice(stacked.delays, i)).map_samples(
-                lambda x, i=i, n=n: host_slice(x, i, slice(n)))
-            for i, (name, n) in enumerate(set_sizes(config).items()) if n > 0}
-    stored = [name for name in sets if name != "train" or stores_training_spikes(config)]
+    sets = _cut_sets(_draws_jit(key_from_seed(data_seed), config), config, host_slice)
+    stored = _spiked(sets, config)
     filled = fill_spikes([sets[name] for name in stored], config.stimulus,
                          config.training.spike_storage)
     sets.update(zip(stored, filled, strict=True))
