@@ -364,6 +364,31 @@ def test_readout_layer_equals_autodiff_of_the_scan(x64, rng, reset, update_order
                                rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("reset", ["multiplicative", "subtractive"])
+@pytest.mark.parametrize("n_steps", [1, 2, 7, 8])
+def test_parity_layer_forward_of_any_length_equals_numpy(rng, n_steps, reset):
+    """The fused forward loop advances two steps per iteration (and one more for an odd
+    length): spikes and r = Σ_t c_t·s_t equal a plain float32 NumPy loop of the parity step,
+    for even, odd and one-step inputs, with per-unit a and ϑ."""
+    h = rng.normal(0.6, 0.9, size=(n_steps, B, U)).astype(np.float32)
+    a = rng.uniform(0.6, 0.95, size=U).astype(np.float32)
+    threshold = rng.uniform(0.8, 1.2, size=U).astype(np.float32)
+    c = rng.uniform(0.0, 1.0, size=n_steps).astype(np.float32)
+    v = s = r = np.zeros((B, U), np.float32)
+    want = []
+    for t in range(n_steps):  # s_t = H(v_{t-1} - ϑ), then v_{t+1} from v_t and s_t
+        want.append(s)
+        r = r + c[t] * s
+        leaked = a * v + h[t]
+        v_next = leaked * (1 - s) if reset == "multiplicative" else leaked - threshold * s
+        s, v = (v > threshold).astype(np.float32), v_next
+    spikes, rate = jax.jit(partial(lif_parity_layer, reset=reset))(
+        jnp.asarray(h), jnp.asarray(a), jnp.asarray(threshold), 5.0, jnp.asarray(c))
+    np.testing.assert_array_equal(np.asarray(spikes), np.stack(want))
+    np.testing.assert_array_equal(np.asarray(rate), r)  # summed in time order, as here
+    assert n_steps < 7 or r.any()  # the longer inputs make the units spike
+
+
 def test_readout_layer_under_vmap_equals_each_member(x64, rng):
     h = jnp.asarray(rng.normal(0.4, 0.8, size=(3, T, B, U)))
     a = jnp.asarray([0.5, 0.8, 0.95])

@@ -6,7 +6,9 @@ Both loops are ``fori_loop``s that read and write time step t of [time, ...] arr
 place, rather than ``scan``s: under ``vmap`` the member axis then stays in front
 ([members, time, ...]) and XLA does not transpose every [time, batch, units] array between
 the input projection, the loops and the weight gradient. The forward loop stores only the
-membranes v_t; spikes are s_0 = 0, s_t = H(v_{t−1} − ϑ), recomputed where needed.
+membranes v_t; spikes are s_0 = 0, s_t = H(v_{t−1} − ϑ), recomputed where needed. It carries
+the last two membranes instead of a membrane and a spike, and advances two steps per
+iteration.
 
 Members that share their input (one group of a sweep: the same batch, different weights)
 are better served the other way round: their input projection is one matrix product whose
@@ -102,7 +104,7 @@ def _vmappable_loop(kinds: tuple[str, ...]) -> Callable[[Callable[..., Any]], An
     return wrap
 
 
-def _row(x: Array, t: Array) -> Array:
+def _row(x: Array, t: Array | int) -> Array:
     return lax.dynamic_index_in_dim(x, t, 0, keepdims=False)
 
 
@@ -117,18 +119,34 @@ def _forward_loop(reset: str) -> Any:
     @_vmappable_loop(("units", "param", "param", "time"))
     def loop(h: Array, a: Array, threshold: Array, weights: Array) -> tuple[Array, Array]:
         """Membranes v_0 … v_{T−1} [time, batch, units] and r = Σ_t c_t·s_t [batch, units]."""
+
+        def advance(t: Array | int, older: Array, newer: Array, r: Array, membranes: Array
+                    ) -> tuple[Array, Array, Array]:
+            """Step t from v_{t−1} (``older``, whose spike is s_t) and v_t (``newer``):
+            v_{t+1}, r + c_t·s_t and the membranes with v_t stored."""
+            s = (older > threshold).astype(h.dtype)
+            membranes = lax.dynamic_update_index_in_dim(membranes, newer, t, 0)
+            leaked = a * newer + _row(h, t)
+            v_next = leaked * (1.0 - s) if reset == "multiplicative" else leaked - threshold * s
+            return v_next, r + _row(weights, t) * s, membranes
+
+        def two_steps(i: Array, carry: tuple[Array, ...]) -> tuple[Array, ...]:
+            # v_{t+1} takes the place of v_{t−1}, and v_{t+2} that of v_t. Carrying (v, s)
+            # one step at a time, each new value is computed from both old ones, and XLA
+            # copied three carried arrays every step; this way it copies two every two steps
+            # (the loop itself: half the time, the same numbers)
+            older, newer, r, membranes = carry
+            older, r, membranes = advance(2 * i, older, newer, r, membranes)
+            newer, r, membranes = advance(2 * i + 1, newer, older, r, membranes)
+            return older, newer, r, membranes
+
+        n_steps = h.shape[0]
         zeros = jnp.zeros(h.shape[1:], h.dtype)
-
-        def step(t: Array, carry: tuple[Array, ...]) -> tuple[Array, ...]:
-            v, s, r, membranes = carry
-            membranes = lax.dynamic_update_index_in_dim(membranes, v, t, 0)
-            leaked = a * v + _row(h, t)
-            v_next = (leaked * (1.0 - s) if reset == "multiplicative"
-                      else leaked - threshold * s)
-            return v_next, (v > threshold).astype(h.dtype), r + _row(weights, t) * s, membranes
-
-        init = (zeros, zeros, zeros, jnp.zeros_like(h))
-        _, _, rate, membranes = lax.fori_loop(0, h.shape[0], step, init)
+        before_start = jnp.full(h.shape[1:], -jnp.inf, h.dtype)  # v_{−1}: s_0 = 0
+        older, newer, rate, membranes = lax.fori_loop(
+            0, n_steps // 2, two_steps, (before_start, zeros, zeros, jnp.zeros_like(h)))
+        if n_steps % 2:
+            _, rate, membranes = advance(n_steps - 1, older, newer, rate, membranes)
         return membranes, rate
 
     return loop
