@@ -10,16 +10,23 @@ form. Before timing, sslax's loss and gradients are checked against the referenc
 
 Then the parts of sslax's step, timed alone: the input layer's matrix product
 h = X·W1 ([6 400 × 200]·[200 × 30]) and its weight gradient Xᵀ·∂h, each in the layout
-sslax uses and in the transposed one; the fused LIF loops forward and backward; Adam.
+sslax uses and in the transposed one; the fused LIF loops forward and backward, for the 30
+units and for a sweep group's 64 × 30 (members merged into the units axis); Adam. With
+``--other CHECKOUT``, another checkout's fused LIF loops too, in the same rounds, after a
+check that both give the same numbers, bit for bit.
 
-    python benchmarks/bench_step.py [--rounds 10]
+    python benchmarks/bench_step.py [--rounds 10] [--other CHECKOUT]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +38,6 @@ from jax import lax
 import sslax
 from sslax.neurons import lif_parity_layer, members_as_units
 
-Array = jax.Array
 Array = jax.Array
 BATCH, T, N_IN, N_HIDDEN, N_OUT, P_IN = 64, 100, 200, 30, 12, 0.2
 A = math.exp(-0.2)  # exp(−dt/τ), dt = 1 ms, τ = 5 ms
@@ -124,20 +130,61 @@ def check_equal(x: Array, y: Array, weights: tuple) -> None:
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
 
 
-def single(rounds: int) -> dict[str, float]:
+def fused_lif_module(checkout: str) -> ModuleType:
+    """Another checkout's fused LIF loops (``sslax/neurons/_fused_lif.py``), loaded on
+    their own beside this checkout's."""
+    path = Path(checkout) / "sslax" / "neurons" / "_fused_lif.py"
+    spec = importlib.util.spec_from_file_location("other_fused_lif", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--other {checkout}: no {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def lif_loops(module: ModuleType, label: str, members: int = 1) -> dict[str, Callable]:
+    """The fused LIF loops of ``module``, forward and forward + backward (r = Σ_t c_t·s_t
+    into a weighted sum), for the W2 hidden layer; ``members`` > 1 as a sweep group runs
+    them: one layer of ``members`` × 30 units (the members merged into the units axis)."""
+    units = members * N_HIDDEN
+    rng = np.random.default_rng(1)
+    h = jnp.asarray(rng.normal(0.3, 0.8, (T, BATCH, units)).astype(np.float32))
+    c = jnp.full((T,), 1.0 / T, jnp.float32)
+    w = jnp.asarray(rng.normal(size=(BATCH, units)).astype(np.float32))
+
+    def loss(hh: Array) -> Array:
+        return jnp.sum(module.lif_parity_layer(hh, jnp.float32(A), 1.0, 5.0, c)[1] * w)
+
+    size = f"{members} × {N_HIDDEN} units" if members > 1 else f"{N_HIDDEN} units"
+    return {f"fused LIF loops, forward, {size}{label}": blocking_call(jax.jit(loss), h),
+            f"fused LIF loops, forward + backward, {size}{label}":
+                blocking_call(jax.jit(jax.grad(loss)), h)}
+
+
+def check_same_numbers(ours: dict[str, Callable], theirs: dict[str, Callable]) -> None:
+    for (name, a), b in zip(ours.items(), theirs.values(), strict=True):
+        same = all(bool((x == y).all()) for x, y in zip(jax.tree.leaves(a()),
+                                                        jax.tree.leaves(b()), strict=True))
+        print(f"{name}: {'the same numbers' if same else 'OTHER NUMBERS'} in both checkouts")
+
+
+def single(rounds: int, other: str | None = None) -> dict[str, float]:
     x, y, w = workload()
     check_equal(x, y, w)
     xt = jnp.swapaxes(x, 0, 1)
-    h = jnp.dot(xt, w[0])
-    dh = jax.random.normal(jax.random.key(0), h.shape)
-    c = jnp.full((T,), 1.0 / T)
-
-    def lif(hh: Array) -> Array:
-        return lif_parity_layer(hh, A, 1.0, 5.0, c)[1].sum()
+    dh = jax.random.normal(jax.random.key(0), (T, BATCH, N_HIDDEN))
 
     def block(f: Callable, *args: object) -> Callable[[], object]:
         return blocking_call(jax.jit(f), *args)
 
+    this = sys.modules[lif_parity_layer.__module__]
+    loops = {**lif_loops(this, ""), **lif_loops(this, "", members=64)}
+    if other is not None:
+        module = fused_lif_module(other)
+        theirs = {**lif_loops(module, f" ({other})"),
+                  **lif_loops(module, f" ({other})", members=64)}
+        check_same_numbers(loops, theirs)
+        loops.update(theirs)
     calls = {
         "plain JAX step": stepper(adam_step(reference_loss), w, x, y),
         "sslax step": stepper(adam_step(sslax_loss), w, x, y),
@@ -150,8 +197,7 @@ def single(rounds: int) -> dict[str, float]:
             lambda a, b: jnp.einsum("tbi,tbh->ih", a, b), xt, dh),
         "∂hᵀ·X, ∂h [units, time·batch]": block(
             lambda a, b: jnp.einsum("tbi,htb->hi", a, b), xt, jnp.transpose(dh, (2, 0, 1))),
-        "fused LIF loops, forward": block(lif, h),
-        "fused LIF loops, forward + backward": block(jax.grad(lif), h),
+        **loops,
         "Adam update alone": block(lambda g, o, p: ADAM.update(g, o, p), w, ADAM.init(w), w),
     }
     return interleaved(calls, rounds, per_round=20)
@@ -194,10 +240,12 @@ def interleaved(calls: dict[str, Callable[[], object]], rounds: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--other", metavar="CHECKOUT",
+                        help="another sslax checkout whose fused LIF loops to time alongside")
     args = parser.parse_args()
     print(f"jax {jax.__version__}, {jax.devices()[0].platform}; {args.rounds} interleaved "
           f"rounds, medians")
-    one = single(args.rounds)
+    one = single(args.rounds, args.other)
     ref = one["plain JAX step"]
     print("\n| one model: what | ms | vs plain JAX step |\n|---|---|---|")
     for name, ms in one.items():

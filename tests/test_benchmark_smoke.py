@@ -125,3 +125,16 @@ def test_profile_epoch_lists_the_kernels_of_an_epoch():
     assert len(rows) >= 5, proc.stdout
     assert all(float(row[2]) >= 0 and float(row[3]) >= 1 for row in rows), proc.stdout
     assert any("while →" in row[4] for row in rows), proc.stdout
+
+
+def test_bench_step_loads_another_checkouts_lif_loops():
+    """``bench_step.py --other CHECKOUT`` times another checkout's fused LIF loops beside
+    this one's: loaded from its file (here this checkout's own), they give the same numbers."""
+    bench_step = bench_module("bench_step")
+    this = sys.modules[bench_step.lif_parity_layer.__module__]
+    other = bench_step.fused_lif_module(str(BENCH.parents[1]))
+    assert other is not this and other.lif_parity_layer is not this.lif_parity_layer
+    ours, theirs = (bench_step.lif_loops(m, label) for m, label in ((this, ""), (other, " (x)")))
+    assert list(theirs) == [name + " (x)" for name in ours]
+    for a, b in zip(ours.values(), theirs.values(), strict=True):
+        np.testing.assert_array_equal(np.asarray(a()), np.asarray(b()))
