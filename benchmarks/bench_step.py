@@ -162,6 +162,7 @@ def lif_loops(module: ModuleType, label: str, members: int = 1) -> dict[str, Cal
 
 
 def check_same_numbers(ours: dict[str, Callable], theirs: dict[str, Callable]) -> None:
+    """Print, for each pair of calls, whether they return the same arrays bit for bit."""
     for (name, a), b in zip(ours.items(), theirs.values(), strict=True):
         same = all(bool((x == y).all()) for x, y in zip(jax.tree.leaves(a()),
                                                         jax.tree.leaves(b()), strict=True))

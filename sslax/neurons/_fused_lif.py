@@ -133,8 +133,8 @@ def _forward_loop(reset: str) -> Any:
         def two_steps(i: Array, carry: tuple[Array, ...]) -> tuple[Array, ...]:
             # v_{t+1} takes the place of v_{t−1}, and v_{t+2} that of v_t. Carrying (v, s)
             # one step at a time, each new value is computed from both old ones, and XLA
-            # copied three carried arrays every step; this way it copies two every two steps
-            # (the loop itself: half the time, the same numbers)
+            # copied three carried arrays every step; this way it copies two every two
+            # steps, and the loop takes about half the time for the same numbers
             older, newer, r, membranes = carry
             older, r, membranes = advance(2 * i, older, newer, r, membranes)
             newer, r, membranes = advance(2 * i + 1, newer, older, r, membranes)
