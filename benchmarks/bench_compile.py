@@ -13,7 +13,8 @@ core). Cases, in interleaved rounds whose order rotates:
   in a fresh folder that a first, untimed run filled;
 - **cold, XLA's classic CPU emitters for every program**: ``XLA_FLAGS=
   --xla_cpu_use_fusion_emitters=false`` (sslax itself uses them only for the programs that
-  draw, where they give the same numbers; see :mod:`sslax.draw_programs`).
+  draw and for the final evaluation, where they give the same numbers; see
+  :mod:`sslax.emitters`).
 
 It reports medians of each sum and of the wall time from the command's start to its end,
 and checks that every case printed the same test metrics (an option that changed the
@@ -62,9 +63,14 @@ import json, time, jax
 from sslax.presets import PRESETS
 from sslax import training as T
 config, key = PRESETS["quickstart"], jax.random.key(0)
-# the options sslax compiles its drawing programs with, where the checkout has them (asked
-# of its own training module: an editable install would supply a module it lacks)
-DRAWS = T.draw_programs.draw_options() if hasattr(T, "draw_programs") else None
+# the options sslax compiles its drawing programs (and, where it does, its final evaluation)
+# with, where the checkout has them (asked of its own training module: an editable install
+# would supply a module it lacks)
+if hasattr(T, "emitters"):
+    DRAWS = FINISH = T.emitters.classic_options()
+else:
+    DRAWS = T.draw_programs.draw_options() if hasattr(T, "draw_programs") else None
+    FINISH = None
 times = {}
 def compile_one(name, fn, *args, options=None, **static):
     start = time.perf_counter()
@@ -81,7 +87,7 @@ compile_one("initialisation", T.init_state, key, config, options=DRAWS)
 state = jax.eval_shape(T.init_state, key, config)
 data = jax.eval_shape(lambda k: T.make_datasets(k, config), key)
 compile_one("one epoch", T.train_epoch, state, data, config)
-compile_one("final evaluation", T.finish, state, data, config)
+compile_one("final evaluation", T.finish, state, data, config, options=FINISH)
 import sslax
 print("SSLAX " + sslax.__file__)
 print("PROGRAMS " + json.dumps(times))

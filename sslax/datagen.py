@@ -23,12 +23,12 @@ import numpy as np
 from jax import Array
 
 from sslax.config import StimulusConfig
-from sslax.draw_programs import jit_draws
+from sslax.emitters import jit_classic
 from sslax.stimulus import Dataset, stored_spikes
 
 PIECE_CHUNKS = 4  # chunks per piece (1 024 samples at the default chunk size)
 
-_spikes_jit = jit_draws(stored_spikes, static_argnames=("spike_storage", "chunk_size"))
+_spikes_jit = jit_classic(stored_spikes, static_argnames=("spike_storage", "chunk_size"))
 
 
 def default_workers() -> int:

@@ -28,7 +28,7 @@ from sslax.analysis.network_analysis import (
     over_members,
 )
 from sslax.config import Config, section_of
-from sslax.draw_programs import jit_draws
+from sslax.emitters import jit_classic
 from sslax.fileio import write_atomic
 from sslax.stimulus import Dataset
 from sslax.sweep.runner import MEMBER_AXIS
@@ -120,10 +120,10 @@ def split_set(data_key: jax.Array, config: Config, split: str) -> Dataset:
     return make_datasets(data_key, config).train
 
 
-_split_set_jit = jit_draws(split_set, static_argnames="split")
+_split_set_jit = jit_classic(split_set, static_argnames="split")
 
 
-@partial(jit_draws, static_argnames=("split", "config_axes", "mesh"))
+@partial(jit_classic, static_argnames=("split", "config_axes", "mesh"))
 def _split_sets(data_keys: jax.Array, config: Config, split: str, config_axes: Any,
                 mesh: Mesh | None) -> Dataset:
     return over_members(partial(split_set, split=split), (0, config_axes), mesh)(data_keys,

@@ -31,7 +31,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sslax import checkpoint
 from sslax.config import Config, ConfigError, section_of
-from sslax.draw_programs import jit_draws
+from sslax.emitters import jit_classic
 from sslax.fileio import make_directory
 from sslax.network import Params
 from sslax.sweep.batching import group_size, pad_members, stack_members, vmap_groups
@@ -378,7 +378,7 @@ class _Runner:
             data = datasets_from_seed(self.sweep.data_seed, config)
             return jax.device_put(data, self.replicated)
         key = _global_array(key_from_seed(self.sweep.data_seed), self.replicated)
-        return jit_draws(make_datasets, out_shardings=self.replicated)(key, config)
+        return jit_classic(make_datasets, out_shardings=self.replicated)(key, config)
 
     def _group_data(self, data_seeds: np.ndarray, cfg: Config, axes: Config) -> Any:
         """Each group's data sets [groups, ...]: from its data seed and its first member's
@@ -388,7 +388,7 @@ class _Runner:
         first = jax.tree.map(lambda leaf, ax: leaf if ax is None else leaf[:, 0], cfg, axes,
                              is_leaf=lambda x: x is None)
         generate = jax.vmap(make_datasets, in_axes=(0, axes))
-        return jit_draws(generate, out_shardings=self.sharded)(keys, first)
+        return jit_classic(generate, out_shardings=self.sharded)(keys, first)
 
     # -- one chunk ---------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Programs that only draw are compiled with XLA's classic CPU emitters, and give the same
-numbers as under the default emitters (what makes that choice safe)."""
+"""The programs sslax compiles with XLA's classic CPU emitters (those that only draw, and the
+final evaluation) give the same numbers as under the default emitters (what makes that
+choice safe)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from sslax import draw_programs
+from sslax import emitters
 from sslax.stimulus import stored_spikes
-from sslax.training import init_state, stacked_set_draws
+from sslax.training import finish, init_state, make_datasets, stacked_set_draws, train_epoch
 
 # the level sslax's programs are compiled at outside the tests (conftest lowers it)
 PRODUCTION = {"xla_backend_optimization_level": 3}
@@ -26,8 +27,8 @@ def leaves(tree):
     dict(tau_hidden_distribution="gamma", learn_tau="both", dale="abs"),
     dict(spike_storage="bits", fast_rates=True, phase_offset="per_sample"),
 ])
-def test_draw_programs_give_the_same_numbers_under_both_emitters(overrides):
-    options = draw_programs.draw_options()
+def test_classic_programs_give_the_same_numbers_under_both_emitters(overrides):
+    options = emitters.classic_options()
     if options is None:
         pytest.skip("this XLA has no choice of CPU emitters")
     config = tiny_config(n_train=96, n_valid=32, n_test=32, **overrides)
@@ -38,20 +39,24 @@ def test_draw_programs_give_the_same_numbers_under_both_emitters(overrides):
     spikes = jax.jit(stored_spikes, static_argnames=("spike_storage", "chunk_size")).lower(
         data, config.stimulus, config.training.spike_storage, 32)
     init = jax.jit(init_state).lower(key, config)
+    # the final evaluation of a network after one epoch, on sets with stored spikes
+    sets = jax.jit(make_datasets)(key, config)
+    trained = jax.jit(train_epoch)(jax.jit(init_state)(key, config), sets, config)
+    evaluation = jax.jit(finish).lower(trained, sets, config)
     for lowered, args in ((draws, (key, config)), (spikes, (data, config.stimulus)),
-                          (init, (key, config))):
+                          (init, (key, config)), (evaluation, (trained, sets, config))):
         default = lowered.compile(PRODUCTION)(*args)
         classic = lowered.compile({**PRODUCTION, **options})(*args)
         for a, b in zip(leaves(default), leaves(classic), strict=True):
             np.testing.assert_array_equal(a, b)
 
 
-def test_jit_draws_is_plain_jit_where_xla_lacks_the_options(monkeypatch):
-    monkeypatch.setattr(draw_programs, "CPU_OPTIONS", {"xla_no_such_option_anywhere": 1})
-    draw_programs.draw_options.cache_clear()
+def test_jit_classic_is_plain_jit_where_xla_lacks_the_options(monkeypatch):
+    monkeypatch.setattr(emitters, "CPU_OPTIONS", {"xla_no_such_option_anywhere": 1})
+    emitters.classic_options.cache_clear()
     try:
-        assert draw_programs.draw_options() is None
-        double = draw_programs.jit_draws(lambda x: 2 * x)
+        assert emitters.classic_options() is None
+        double = emitters.jit_classic(lambda x: 2 * x)
         assert int(double(21)) == 42
     finally:
-        draw_programs.draw_options.cache_clear()
+        emitters.classic_options.cache_clear()
