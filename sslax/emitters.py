@@ -9,8 +9,8 @@ does the final evaluation of a trained network (its forward pass and metrics): t
 compare them, and so did every preset and eight variants with
 ``benchmarks/compare_results.py``, the evaluation also at full size. sslax compiles them
 with the classic emitters: a cold quick-start run spent 2.94 s in XLA instead of 3.49 s on
-the 2-core CPU with the drawing programs, and its final evaluation compiles in 0.70 s
-instead of 0.92 s. A training epoch keeps the default: under the classic emitters its
+the 2-core CPU with the drawing programs, and its final evaluation compiles in 0.67 s
+instead of 0.86 s. A training epoch keeps the default: under the classic emitters its
 gradients differ in the last bits, which would change every trained network.
 
 Where JAX's XLA has no such option (older versions), or the default device is not a CPU,
