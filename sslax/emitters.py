@@ -6,8 +6,8 @@ XLA's CPU backend has two ways to turn a fused kernel into machine code: its new
 For the programs that draw random numbers and compute elementwise from them (a run's data
 sets, the stored spikes, the initial state) both give the same numbers, bit for bit, and so
 does the final evaluation of a trained network (its forward pass and metrics): the tests
-compare them, and so did every preset and eight variants with
-``benchmarks/compare_results.py``, the evaluation also at full size. sslax compiles them
+compare them, and so did both compilations of every preset and eight variants (the configs
+of ``benchmarks/compare_results.py``), the evaluation also at full size. sslax compiles them
 with the classic emitters: a cold quick-start run spent 2.94 s in XLA instead of 3.49 s on
 the 2-core CPU with the drawing programs, and its final evaluation compiles in 0.67 s
 instead of 0.86 s. A training epoch keeps the default: under the classic emitters its
