@@ -6,7 +6,11 @@ slope 5) → 12 leaky integrators, cross-entropy of the time-mean output, one ``
 step (lr 1e-3) per call; and "W2ens": 64 such models on the same batch per call. The
 reference is the textbook plain-JAX formulation (two ``lax.scan``s and a ``custom_vjp``
 spike), written here; for the ensemble also its ``lax.map`` over models, the fastest plain
-form. Before timing, sslax's loss and gradients are checked against the reference.
+form on one device. On a CPU the process has one JAX device per core, as ``sslax sweep``
+has, and the ensemble is timed on one device and with its members split over the devices
+(sslax's way of running many models, and the same split applied to plain JAX's
+``lax.map``); one model always runs on one device. Before timing, sslax's loss and
+gradients are checked against the reference.
 
 Then the parts of sslax's step, timed alone: the input layer's matrix product
 h = X·W1 ([6 400 × 200]·[200 × 30]) and its weight gradient Xᵀ·∂h, each in the layout
@@ -34,9 +38,12 @@ import numpy as np
 import optax
 from epoch_timing import blocking_call, interleaved_calls
 from jax import lax
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 import sslax
 from sslax.neurons import lif_parity_layer, members_as_units
+from sslax.sweep import MEMBER_AXIS, use_cpu_cores_as_devices
 
 Array = jax.Array
 BATCH, T, N_IN, N_HIDDEN, N_OUT, P_IN = 64, 100, 200, 30, 12, 0.2
@@ -110,11 +117,16 @@ def adam_step(loss: Callable[..., Array]) -> Callable[..., tuple]:
 
 
 def stepper(step: Callable[..., tuple], weights: tuple, x: Array, y: Array,
-            batched: bool = False) -> Callable[[], object]:
-    """A zero-argument call running one donated, compiled step from its own state."""
+            batched: bool = False, mesh: Mesh | None = None) -> Callable[[], object]:
+    """A zero-argument call running one donated, compiled step from its own state; with
+    ``mesh``, the members' weights are split over its devices and the batch is on each."""
     compiled = jax.jit(step, donate_argnums=(0, 1))
     init = jax.vmap(ADAM.init) if batched else ADAM.init
-    state = {"w": jax.tree.map(jnp.copy, weights), "o": init(weights)}
+    weights = jax.tree.map(jnp.copy, weights)
+    if mesh is not None:
+        weights = jax.device_put(weights, NamedSharding(mesh, P(MEMBER_AXIS)))
+        x, y = jax.device_put((x, y), NamedSharding(mesh, P()))
+    state = {"w": weights, "o": init(weights)}
 
     def call() -> object:
         state["w"], state["o"], loss = compiled(state["w"], state["o"], x, y)
@@ -204,8 +216,26 @@ def single(rounds: int, other: str | None = None) -> dict[str, float]:
     return interleaved(calls, rounds, per_round=20)
 
 
+def cores_mesh() -> Mesh:
+    """The devices as a 1-D mesh over members: on a CPU one device per core
+    (:func:`sslax.sweep.use_cpu_cores_as_devices`, called by :func:`main`), as ``sslax
+    sweep`` runs a grid."""
+    return Mesh(np.asarray(jax.devices()), (MEMBER_AXIS,))
+
+
+def over_cores(run: Callable[..., tuple], mesh: Mesh) -> Callable[..., tuple]:
+    """``run(weights, opt_state, x, y)`` of stacked members, each device running its share
+    of the members on the whole batch: how ``sslax sweep`` splits the values of one seed
+    over the cores (one group per device, :func:`sslax.sweep.group_size`)."""
+    # check_vma off: scans that start from zeros (replicated) and carry member-dependent
+    # values would need casts in code written for one device
+    return jax.shard_map(run, mesh=mesh, in_specs=(P(MEMBER_AXIS), P(MEMBER_AXIS), P(), P()),
+                         out_specs=P(MEMBER_AXIS), check_vma=False)
+
+
 def ensemble(rounds: int, members: int = 64) -> dict[str, float]:
     x, y, w = workload(members)
+    mesh = cores_mesh()
 
     def vmapped(step: Callable, merged: bool) -> Callable:
         def run(ws: tuple, os: tuple, xx: Array, yy: Array) -> tuple:
@@ -227,6 +257,11 @@ def ensemble(rounds: int, members: int = 64) -> dict[str, float]:
         "plain JAX, lax.map": stepper(mapped(adam_step(reference_loss)), w, x, y, True),
         "sslax, vmap (members as units)": stepper(vmapped(adam_step(sslax_loss), True), w, x,
                                                   y, True),
+        f"plain JAX, lax.map, members over {mesh.size} devices":
+            stepper(over_cores(mapped(adam_step(reference_loss)), mesh), w, x, y, True, mesh),
+        f"sslax, members as units, over {mesh.size} devices (as `sslax sweep`)":
+            stepper(over_cores(vmapped(adam_step(sslax_loss), True), mesh), w, x, y, True,
+                    mesh),
     }
     return interleaved(calls, rounds, per_round=3)
 
@@ -244,6 +279,7 @@ def main() -> None:
     parser.add_argument("--other", metavar="CHECKOUT",
                         help="another sslax checkout whose fused LIF loops to time alongside")
     args = parser.parse_args()
+    use_cpu_cores_as_devices()  # the ensemble's members over the cores, as `sslax sweep`
     print(f"jax {jax.__version__}, {jax.devices()[0].platform}; {args.rounds} interleaved "
           f"rounds, medians")
     one = single(args.rounds, args.other)
@@ -252,7 +288,7 @@ def main() -> None:
     for name, ms in one.items():
         print(f"| {name} | {ms:.3f} | {ms / ref:.2f} |")
     many = ensemble(max(3, args.rounds // 2))
-    best = min(many["plain JAX, vmap"], many["plain JAX, lax.map"])
+    best = min(ms for name, ms in many.items() if name.startswith("plain JAX"))
     print("\n| 64 models, one step: what | ms | vs best plain JAX |\n|---|---|---|")
     for name, ms in many.items():
         print(f"| {name} | {ms:.1f} | {ms / best:.2f} |")
