@@ -3,6 +3,7 @@ sslax == each installed peer library with the same equations."""
 
 import hashlib
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,15 @@ def test_bench_step_loads_another_checkouts_lif_loops():
     assert list(theirs) == [name + " (x)" for name in ours]
     for a, b in zip(ours.values(), theirs.values(), strict=True):
         np.testing.assert_array_equal(np.asarray(a()), np.asarray(b()))
+
+
+def test_gpu_check_script_parses_and_names_files_that_exist():
+    """benchmarks/gpu_check.sh runs only on a machine with a GPU; here: bash accepts it, and
+    every test file, benchmark and script it runs is still where it says."""
+    script = BENCH.with_name("gpu_check.sh")
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    root = BENCH.parents[1]
+    named = re.findall(r"\b((?:tests|benchmarks|scripts)/\w+\.py)\b", script.read_text())
+    assert len(named) >= 10, named
+    missing = [path for path in named if not (root / path).is_file()]
+    assert not missing, missing
