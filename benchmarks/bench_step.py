@@ -190,12 +190,12 @@ def single(rounds: int, other: str | None = None) -> dict[str, float]:
     def block(f: Callable, *args: object) -> Callable[[], object]:
         return blocking_call(jax.jit(f), *args)
 
-    this = sys.modules[lif_parity_layer.__module__]
-    loops = {**lif_loops(this, ""), **lif_loops(this, "", members=64)}
+    def both_widths(module: ModuleType, label: str) -> dict[str, Callable]:
+        return {**lif_loops(module, label), **lif_loops(module, label, members=64)}
+
+    loops = both_widths(sys.modules[lif_parity_layer.__module__], "")
     if other is not None:
-        module = fused_lif_module(other)
-        theirs = {**lif_loops(module, f" ({other})"),
-                  **lif_loops(module, f" ({other})", members=64)}
+        theirs = both_widths(fused_lif_module(other), f" ({other})")
         check_same_numbers(loops, theirs)
         loops.update(theirs)
     calls = {
@@ -216,13 +216,6 @@ def single(rounds: int, other: str | None = None) -> dict[str, float]:
     return interleaved(calls, rounds, per_round=20)
 
 
-def cores_mesh() -> Mesh:
-    """The devices as a 1-D mesh over members: on a CPU one device per core
-    (:func:`sslax.sweep.use_cpu_cores_as_devices`, called by :func:`main`), as ``sslax
-    sweep`` runs a grid."""
-    return Mesh(np.asarray(jax.devices()), (MEMBER_AXIS,))
-
-
 def over_cores(run: Callable[..., tuple], mesh: Mesh) -> Callable[..., tuple]:
     """``run(weights, opt_state, x, y)`` of stacked members, each device running its share
     of the members on the whole batch: how ``sslax sweep`` splits the values of one seed
@@ -235,7 +228,8 @@ def over_cores(run: Callable[..., tuple], mesh: Mesh) -> Callable[..., tuple]:
 
 def ensemble(rounds: int, members: int = 64) -> dict[str, float]:
     x, y, w = workload(members)
-    mesh = cores_mesh()
+    # on a CPU one device per core (use_cpu_cores_as_devices, in main), as `sslax sweep` has
+    mesh = Mesh(np.asarray(jax.devices()), (MEMBER_AXIS,))
 
     def vmapped(step: Callable, merged: bool) -> Callable:
         def run(ws: tuple, os: tuple, xx: Array, yy: Array) -> tuple:
